@@ -1,0 +1,71 @@
+"""The WALS objective by the Gramian trick, in O(nnz·k + (users+items)·k²).
+
+    Σ_obs w (t − p)² + w0 Σ_unobs p² + Σ λ_u‖x_u‖² + Σ λ_i‖y_i‖²
+  = Σ_obs [w (t − p)² − w0 p²] + w0·⟨XᵀX, YᵀY⟩ + Σ λ_u‖x_u‖² + Σ λ_i‖y_i‖²
+
+where p = x_u·y_i. Everything accumulates in float64 whatever the factor dtype.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._common import observed_weight
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def observed_loss_rows(indptr, indices, values, X, Y, reg, w0, alpha, conf_kind, epsilon,
+                       explicit, row_weights, col_weights, out):
+    """out[u] = Σ_obs [w (t − p)² − w0 p²] + λ_u‖x_u‖² for each row u.
+    Per-row results (summed by the caller) keep the total independent of
+    the thread count."""
+    k = X.shape[1]
+    for u in prange(X.shape[0]):
+        s = 0.0
+        for a in range(k):
+            s += np.float64(X[u, a]) * np.float64(X[u, a])
+        s *= reg[u]
+        rw = row_weights[u]
+        for q in range(indptr[u], indptr[u + 1]):
+            i = indices[q]
+            r = np.float64(values[q])
+            p = 0.0
+            for a in range(k):
+                p += np.float64(X[u, a]) * np.float64(Y[i, a])
+            w = w0 + observed_weight(r, alpha, conf_kind, epsilon, np.float64(rw),
+                                     np.float64(col_weights[i]))
+            t = r if explicit else 1.0
+            s += w * (t - p) * (t - p) - w0 * p * p
+        out[u] = s
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def weighted_sq_norms(Y, reg, out):
+    """out[i] = λ_i‖y_i‖² in float64."""
+    for i in prange(Y.shape[0]):
+        s = 0.0
+        for a in range(Y.shape[1]):
+            s += np.float64(Y[i, a]) * np.float64(Y[i, a])
+        out[i] = reg[i] * s
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def gramian64(X, block):
+    """XᵀX accumulated in float64 over fixed row blocks, summed in block order,
+    so the result does not depend on the thread count."""
+    n, k = X.shape
+    n_blocks = (n + block - 1) // block
+    parts = np.zeros((n_blocks, k, k))
+    for c in prange(n_blocks):
+        P = parts[c]
+        for u in range(c * block, min(n, (c + 1) * block)):
+            for a in range(k):
+                xa = np.float64(X[u, a])
+                for j in range(a + 1):
+                    P[a, j] += xa * np.float64(X[u, j])
+    G = np.zeros((k, k))
+    for c in range(n_blocks):
+        G += parts[c]
+    for a in range(k):
+        for j in range(a):
+            G[j, a] = G[a, j]
+    return G

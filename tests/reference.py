@@ -1,0 +1,96 @@
+"""A dense, deliberately naive solver of the WALS objective, for testing.
+
+It shares none of the kernels' algebra: full users × items weight and target
+matrices, the normal equations of each row summed over every column (no YᵀY
+trick), numpy.linalg.solve per row, the objective summed over every entry.
+"""
+
+import numpy as np
+
+
+def confidence(r, kind, epsilon):
+    if kind == "linear":
+        return r
+    if kind == "log":
+        return np.log(1.0 + r / epsilon)
+    if kind == "constant":
+        return np.ones_like(r)
+    raise ValueError(kind)
+
+
+def weights_and_targets(R, *, unobserved_weight=1.0, alpha=1.0, confidence_kind="linear",
+                        epsilon=1.0, feedback="implicit", row_weights=None, col_weights=None):
+    """Full W and T for a dense R whose non-zero entries are the observations."""
+    R = np.asarray(R, dtype=np.float64)
+    observed = R != 0
+    rho = np.ones(R.shape[0]) if row_weights is None else np.asarray(row_weights, float)
+    kappa = np.ones(R.shape[1]) if col_weights is None else np.asarray(col_weights, float)
+    W = np.full(R.shape, float(unobserved_weight))
+    T = np.zeros(R.shape)
+    for u, i in zip(*np.nonzero(observed)):
+        W[u, i] = unobserved_weight + alpha * confidence(R[u, i], confidence_kind, epsilon) \
+            * rho[u] * kappa[i]
+        T[u, i] = 1.0 if feedback == "implicit" else R[u, i]
+    return W, T, observed
+
+
+def lambdas(observed, axis, regularization, unobserved_weight, reg_exponent):
+    """λ per user (axis=1) or item (axis=0)."""
+    n = observed.sum(axis=axis)
+    n_other = observed.shape[axis]
+    return np.array([regularization * (c + unobserved_weight * n_other) ** reg_exponent
+                     for c in n], dtype=np.float64)
+
+
+def solve_rows(W, T, Y, lam):
+    """argmin_x Σ_i W[u,i] (T[u,i] − x·y_i)² + λ_u‖x‖² for every row u."""
+    Y = np.asarray(Y, dtype=np.float64)
+    k = Y.shape[1]
+    X = np.zeros((W.shape[0], k))
+    for u in range(W.shape[0]):
+        A = np.zeros((k, k))
+        b = np.zeros(k)
+        for i in range(W.shape[1]):
+            A += W[u, i] * np.outer(Y[i], Y[i])
+            b += W[u, i] * T[u, i] * Y[i]
+        A += lam[u] * np.eye(k)
+        try:
+            X[u] = np.linalg.solve(A, b)
+        except np.linalg.LinAlgError:  # singular (w0 = λ = 0, empty row): minimum norm
+            X[u] = np.linalg.lstsq(A, b, rcond=None)[0]
+    return X
+
+
+def objective(W, T, X, Y, lam_users, lam_items):
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    total = 0.0
+    for u in range(W.shape[0]):
+        for i in range(W.shape[1]):
+            total += W[u, i] * (T[u, i] - X[u] @ Y[i]) ** 2
+    total += sum(lam_users[u] * X[u] @ X[u] for u in range(X.shape[0]))
+    total += sum(lam_items[i] * Y[i] @ Y[i] for i in range(Y.shape[0]))
+    return total
+
+
+class Reference:
+    """Both half-sweeps and the objective of one problem, from a dense R and
+    the estimator's hyperparameter names."""
+
+    def __init__(self, R, *, regularization=0.01, alpha=1.0, unobserved_weight=1.0,
+                 confidence="linear", epsilon=1.0, feedback="implicit", reg_exponent=0.0,
+                 row_weights=None, col_weights=None):
+        self.W, self.T, observed = weights_and_targets(
+            R, unobserved_weight=unobserved_weight, alpha=alpha, confidence_kind=confidence,
+            epsilon=epsilon, feedback=feedback, row_weights=row_weights, col_weights=col_weights)
+        self.lam_users = lambdas(observed, 1, regularization, unobserved_weight, reg_exponent)
+        self.lam_items = lambdas(observed, 0, regularization, unobserved_weight, reg_exponent)
+
+    def solve_users(self, Y):
+        return solve_rows(self.W, self.T, Y, self.lam_users)
+
+    def solve_items(self, X):
+        return solve_rows(self.W.T, self.T.T, X, self.lam_items)
+
+    def objective(self, X, Y):
+        return objective(self.W, self.T, X, Y, self.lam_users, self.lam_items)
