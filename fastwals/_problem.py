@@ -11,10 +11,15 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ._kernels.lapack import make_work
 from ._kernels.loss import gramian64, observed_loss_rows, weighted_sq_norms
 from ._kernels.solve import cholesky_sweep
 from ._partition import balanced_chunks
 from .weights import CONFIDENCE, regularization_per_row
+
+# observed rows gathered per BLAS syrk call: large enough to amortise the call,
+# small enough that the per-thread gather block stays in cache
+GATHER_BATCH = 256
 
 
 @dataclass
@@ -88,10 +93,11 @@ def half_sweep(problem, side, Y, X):
     starts = balanced_chunks(side.indptr, n_chunks, k)
     A = np.empty((n_chunks, k, k), dtype=problem.dtype)
     b = np.empty((n_chunks, k), dtype=problem.dtype)
+    Z = np.empty((n_chunks, GATHER_BATCH, k), dtype=problem.dtype)
     failed = np.empty(n_chunks, dtype=np.int64)
     cholesky_sweep(side.indptr, side.indices, side.values, Y, gramian(Y, problem.w0),
                    side.reg, *problem.scalars(), side.row_weights, side.col_weights,
-                   starts, X, A, b, failed)
+                   starts, X, A, b, Z, make_work(n_chunks, k), np.ones(1, problem.dtype), failed)
     if (failed >= 0).any():
         row = int(failed[failed >= 0].min())
         raise np.linalg.LinAlgError(

@@ -2,26 +2,13 @@
 
 import inspect
 import time
-from contextlib import contextmanager
 
-import numba
 import numpy as np
 
 from . import _problem
+from ._threads import compute_threads
 from ._validation import as_csr, check_nonnegative, check_params, check_random_state, \
     check_weights
-
-
-@contextmanager
-def _numba_threads(n):
-    """Run with n Numba threads (None: leave as is), restoring the setting after."""
-    previous = numba.get_num_threads()
-    if n is not None:
-        numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 class WALS:
@@ -140,7 +127,7 @@ class WALS:
         self.user_factors_, self.item_factors_ = X_f, Y_f
         self.n_iter_, self.loss_history_ = done, history
         try:
-            with _numba_threads(p["n_threads"]):
+            with compute_threads(p["n_threads"]):
                 for it in range(p["iterations"]):
                     start = time.perf_counter()
                     _problem.half_sweep(problem, problem.users, Y_f, X_f)

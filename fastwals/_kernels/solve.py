@@ -14,52 +14,28 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import observed_weight
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _cholesky_solve(A, b, k):
-    """Solve A x = b in place (x overwrites b) for the SPD matrix whose lower
-    triangle is in A (row-major, so every inner loop is a contiguous dot).
-    Returns False when A is not numerically positive definite."""
-    for j in range(k):
-        s = A[j, j]
-        for p in range(j):
-            s -= A[j, p] * A[j, p]
-        if not s > 0.0:  # also catches NaN
-            return False
-        d = np.sqrt(s)
-        A[j, j] = d
-        for i in range(j + 1, k):
-            s = A[i, j]
-            for p in range(j):
-                s -= A[i, p] * A[j, p]
-            A[i, j] = s / d
-    # forward: L z = b
-    for i in range(k):
-        s = b[i]
-        for p in range(i):
-            s -= A[i, p] * b[p]
-        b[i] = s / A[i, i]
-    # backward: Lᵀ x = z, sweeping rows of L so access stays contiguous
-    for i in range(k - 1, -1, -1):
-        b[i] /= A[i, i]
-        xi = b[i]
-        for p in range(i):
-            b[p] -= A[i, p] * xi
-    return True
+from .lapack import posv_lower, syrk_lower
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def cholesky_sweep(indptr, indices, values, Y, G, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, starts, X, A_scratch, b_scratch,
-                   failed):
+                   Z_scratch, work, ones, failed):
     """Solve every row of X exactly. Chunk c (rows starts[c]:starts[c+1]) uses
-    scratch A_scratch[c], b_scratch[c]; failed[c] receives the first row whose
-    system was not positive definite, or -1."""
+    A_scratch[c] (k×k), b_scratch[c] (k), Z_scratch[c] (batch×k) and work[c];
+    failed[c] receives the first row whose system was not positive definite, or -1.
+
+    The observed part of A is a rank-n_u update: the row's factors, scaled by
+    √(w − w0) (never negative: validated weights and confidences are ≥ 0), are
+    gathered into Z batch by batch and added with one BLAS syrk per batch.
+    """
     k = Y.shape[1]
+    batch = Z_scratch.shape[1]
     for c in prange(starts.size - 1):
         A = A_scratch[c]
         b = b_scratch[c]
+        Z = Z_scratch[c]
+        wk = work[c]
         failed[c] = -1
         for u in range(starts[c], starts[c + 1]):
             lo = indptr[u]
@@ -75,20 +51,23 @@ def cholesky_sweep(indptr, indices, values, Y, G, reg, w0, alpha, conf_kind, eps
                 A[a, a] += reg[u]
                 b[a] = 0.0
             rw = row_weights[u]
-            for p in range(lo, hi):
-                i = indices[p]
-                r = values[p]
-                extra = observed_weight(r, alpha, conf_kind, epsilon, rw, col_weights[i])
-                wt = w0 + extra  # w·t, with t = 1 (implicit) or r (explicit)
-                if explicit:
-                    wt *= r
-                y = Y[i]
-                for a in range(k):
-                    ya = extra * y[a]
-                    for j in range(a + 1):
-                        A[a, j] += ya * y[j]
-                    b[a] += wt * y[a]
-            if _cholesky_solve(A, b, k):
+            for start in range(lo, hi, batch):
+                m = min(batch, hi - start)
+                for q in range(m):
+                    i = indices[start + q]
+                    r = values[start + q]
+                    extra = observed_weight(r, alpha, conf_kind, epsilon, rw, col_weights[i])
+                    wt = w0 + extra  # w·t, with t = 1 (implicit) or r (explicit)
+                    if explicit:
+                        wt *= r
+                    s = np.sqrt(extra)
+                    y = Y[i]
+                    z = Z[q]
+                    for a in range(k):
+                        z[a] = s * y[a]
+                        b[a] += wt * y[a]
+                syrk_lower(A, Z, m, wk, ones)
+            if posv_lower(A, b, wk) == 0:
                 for a in range(k):
                     X[u, a] = b[a]
             elif failed[c] < 0:
