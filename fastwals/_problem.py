@@ -11,15 +11,49 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ._kernels.cg import cg_sweep
 from ._kernels.lapack import make_work
 from ._kernels.loss import gramian64, observed_loss_rows, weighted_sq_norms
 from ._kernels.solve import cholesky_sweep
+from ._kernels.subspace import subspace_sweep
 from ._partition import balanced_chunks
 from .weights import CONFIDENCE, regularization_per_row
 
 # observed rows gathered per BLAS syrk call: large enough to amortise the call,
 # small enough that the per-thread gather block stays in cache
 GATHER_BATCH = 256
+# The Woodbury shortcut's rounding grows with ‖W‖²_F (see _kernels/solve.py);
+# beyond these bounds a row takes the direct Cholesky path.
+DUAL_NORM_BOUND = {np.float32: 1e2, np.float64: 1e8}
+# rows per block when rotating factors in place (bounds the temporary)
+ROTATE_BLOCK = 8192
+
+
+def dual_rows_limit(k):
+    """Largest row length m for which the Woodbury shortcut's m²k + m³/3 + 4k²
+    flops undercut the direct m·k² + k³/3 (about 0.9·k)."""
+    m = np.arange(k + 1, dtype=np.float64)
+    cheaper = m * m * k + m**3 / 3 + 4.0 * k * k < m * k * k + k**3 / 3
+    return int(np.flatnonzero(cheaper).max()) if cheaper.any() else 0
+
+
+def row_costs(solver, nnz, k, problem, dual_max):
+    """Estimated flops per row, to balance threads."""
+    if solver == "cg":
+        return (problem.cg_steps + 1) * 4 * nnz * k + k + 1.0
+    if solver == "subspace":
+        b = problem.block_size
+        return nnz * k * (b + 2) + k * b * b / 3 + 2 * k * k
+    direct = nnz * k * k + k**3 / 3 + k * k
+    dual = nnz * nnz * k + nnz**3 / 3 + 4.0 * k * k
+    return np.where(nnz == 0, 0.0, np.where(nnz <= dual_max, dual, direct)) + 1.0
+
+
+def rotate_rows(M, R):
+    """M ← M R in place, a block of rows at a time (R orthogonal, k × k)."""
+    for start in range(0, M.shape[0], ROTATE_BLOCK):
+        block = M[start:start + ROTATE_BLOCK]
+        block[...] = block @ R
 
 
 @dataclass
@@ -48,6 +82,9 @@ class Problem:
     conf_kind: int
     epsilon: float
     explicit: bool
+    solver: str = "cholesky"
+    cg_steps: int = 3
+    block_size: int = 32
 
     def scalars(self):
         """Kernel scalars in the factor dtype, so float32 loops stay float32."""
@@ -75,7 +112,8 @@ def build(csr, params, row_weights, col_weights):
         items=side("item", csc, col_weights, row_weights, n_users),
         dtype=dtype, w0=w0, alpha=params["alpha"],
         conf_kind=CONFIDENCE[params["confidence"]], epsilon=params["epsilon"],
-        explicit=params["feedback"] == "explicit",
+        explicit=params["feedback"] == "explicit", solver=params["solver"],
+        cg_steps=params["cg_steps"], block_size=min(params["block_size"], params["factors"]),
     )
 
 
@@ -86,18 +124,65 @@ def gramian(Y, w0):
     return np.ascontiguousarray(Y.T @ Y)
 
 
+def eigenbasis(G, w0, dtype):
+    """(Q, w0·Λ) for G = Q Λ Qᵀ in `dtype`, or (None, zeros) when w0 = 0 leaves no
+    shared term to diagonalise."""
+    k = G.shape[0]
+    if w0 == 0:
+        return None, np.zeros(k, dtype=dtype)
+    lam, Q = np.linalg.eigh(G.astype(np.float64))
+    return np.ascontiguousarray(Q, dtype=dtype), (w0 * np.clip(lam, 0.0, None)).astype(dtype)
+
+
 def half_sweep(problem, side, Y, X):
-    """Solve every row of X (in place) given the other side's factors Y."""
+    """Solve every row of X (in place) given the other side's factors Y; the
+    iterative solvers start from X's current values.
+
+    Cholesky and CG work in the eigenbasis of w0·YᵀY: Y is rotated in place for
+    the duration (and rotated back, to within rounding), X in and out, so no
+    rotated copy of either is ever held (peak memory stays at the factors)."""
     k = Y.shape[1]
+    dtype = problem.dtype
     n_chunks = max(1, min(numba.get_num_threads(), side.n_rows))
-    starts = balanced_chunks(side.indptr, n_chunks, k)
-    A = np.empty((n_chunks, k, k), dtype=problem.dtype)
-    b = np.empty((n_chunks, k), dtype=problem.dtype)
-    Z = np.empty((n_chunks, GATHER_BATCH, k), dtype=problem.dtype)
-    failed = np.empty(n_chunks, dtype=np.int64)
-    cholesky_sweep(side.indptr, side.indices, side.values, Y, gramian(Y, problem.w0),
-                   side.reg, *problem.scalars(), side.row_weights, side.col_weights,
-                   starts, X, A, b, Z, make_work(n_chunks, k), np.ones(1, problem.dtype), failed)
+    nnz = np.diff(side.indptr).astype(np.float64)
+    longest = max(1, int(nnz.max()))
+    dual_max = dual_rows_limit(k) if problem.solver == "cholesky" else -1
+    starts = balanced_chunks(row_costs(problem.solver, nnz, k, problem, dual_max), n_chunks)
+    G = gramian(Y, problem.w0)
+    failed = np.full(n_chunks, -1, dtype=np.int64)
+    rows = (side.indptr, side.indices, side.values)
+    weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
+    if problem.solver in ("cholesky", "cg"):
+        Q, lam_eig = eigenbasis(G, problem.w0, dtype)
+        rotate = Q is not None
+        if rotate:
+            rotate_rows(Y, Q)
+            if problem.solver == "cg":
+                rotate_rows(X, Q)
+        try:
+            if problem.solver == "cholesky":
+                cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
+                               np.empty((n_chunks, k), dtype),
+                               np.empty((n_chunks, max(GATHER_BATCH, dual_max), k), dtype),
+                               np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
+                               np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
+                               failed)
+            else:
+                cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
+                         np.empty((n_chunks, longest, k), dtype),
+                         np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
+        finally:
+            if rotate:
+                QT = np.ascontiguousarray(Q.T)
+                rotate_rows(Y, QT)
+                rotate_rows(X, QT)
+    elif problem.solver == "subspace":
+        b = problem.block_size
+        subspace_sweep(*rows, Y, G, *weights, b, np.empty((n_chunks, 2, longest), dtype),
+                       np.empty((n_chunks, longest, b), dtype), np.empty((n_chunks, b, b), dtype),
+                       np.empty((n_chunks, b), dtype), failed)
+    else:
+        raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():
         row = int(failed[failed >= 0].min())
         raise np.linalg.LinAlgError(

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .weights import CONFIDENCE, FEEDBACK
 
-SOLVERS = ("cholesky",)
+SOLVERS = ("cholesky", "cg", "subspace")
 DTYPES = (np.float32, np.float64)
 
 
@@ -98,6 +98,8 @@ def check_params(p):
     check_choice("confidence", p["confidence"], tuple(CONFIDENCE))
     check_choice("feedback", p["feedback"], FEEDBACK)
     check_choice("solver", p["solver"], SOLVERS)
+    out["cg_steps"] = check_int("cg_steps", p["cg_steps"], 1)
+    out["block_size"] = check_int("block_size", p["block_size"], 1)
     out["dtype"] = check_dtype(p["dtype"])
     out["n_threads"] = check_n_threads(p["n_threads"])
     out["calculate_loss"] = check_bool("calculate_loss", p["calculate_loss"])

@@ -23,6 +23,11 @@ class WALS:
     ρ, κ = ``row_weights``, ``col_weights``), t_ui = 1 for ``feedback="implicit"``
     or r_ui for ``"explicit"``, and λ_u = regularization·(n_u + w0·n_items)^reg_exponent.
 
+    ``solver``: "cholesky" solves each row exactly; "cg" takes ``cg_steps``
+    conjugate-gradient steps per row from the current factors; "subspace" is
+    iALS++ (Rendle et al. 2021), exact solves on blocks of ``block_size``
+    dimensions at a time (block_size >= factors is the exact solver).
+
     Parameters are stored unchanged and validated by :meth:`fit`. After fitting:
     ``user_factors_`` (users × factors), ``item_factors_`` (items × factors),
     ``n_iter_`` and ``loss_history_`` (one objective value per iteration when
@@ -36,7 +41,7 @@ class WALS:
     def __init__(self, factors=64, *, iterations=15, regularization=0.01, alpha=1.0,
                  unobserved_weight=1.0, confidence="linear", epsilon=1.0, feedback="implicit",
                  reg_exponent=0.0, row_weights=None, col_weights=None, solver="cholesky",
-                 dtype=np.float32, random_state=None, n_threads=None, calculate_loss=False,
+                 cg_steps=3, block_size=32, dtype=np.float32, random_state=None, n_threads=None, calculate_loss=False,
                  show_progress=False, callback=None):
         self.factors = factors
         self.iterations = iterations
@@ -50,6 +55,8 @@ class WALS:
         self.row_weights = row_weights
         self.col_weights = col_weights
         self.solver = solver
+        self.cg_steps = cg_steps
+        self.block_size = block_size
         self.dtype = dtype
         self.random_state = random_state
         self.n_threads = n_threads

@@ -60,15 +60,35 @@ def _close(fast, ref, dtype):
     assert_allclose(fast, ref, rtol=tol, atol=tol * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("k", [6, 16], ids=["k6-mostly-direct", "k16-mostly-woodbury"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("mode", list(MODES))
-def test_half_sweeps_match_reference(mode, dtype):
+def test_half_sweeps_match_reference(mode, dtype, k):
+    # rows with at most _problem.dual_rows_limit(k) observations (2 for k=6, 13 for
+    # k=16) take the Woodbury shortcut, the others the direct Cholesky path
     R = random_ratings(seed=3)
     params = _materialise(MODES[mode], R.shape)
-    (X, X_ref), (Y, Y_ref) = _both_sweeps(R, dtype, params)
+    (X, X_ref), (Y, Y_ref) = _both_sweeps(R, dtype, params, k=k)
     assert np.abs(X_ref).max() > 0 and np.abs(Y_ref).max() > 0
     _close(X, X_ref, dtype)
     _close(Y, Y_ref, dtype)
+
+
+@pytest.mark.parametrize("mode", ["hkv-default", "ials-frequency-reg", "tf-wals-weights"])
+def test_woodbury_shortcut_equals_direct_path(mode, monkeypatch):
+    R = random_ratings(40, 30, density=0.3, seed=6, empty_rows=(), empty_cols=())
+    params = _materialise(MODES[mode], R.shape)
+    k = 24
+    Y = np.random.default_rng(1).standard_normal((R.shape[1], k))
+    problem = prepare(R, np.float64, factors=k, **params)
+    assert np.diff(problem.users.indptr).max() <= _problem.dual_rows_limit(k)
+    shortcut = np.empty((R.shape[0], k))
+    _problem.half_sweep(problem, problem.users, Y, shortcut)
+    monkeypatch.setattr(_problem, "dual_rows_limit", lambda k: 0)
+    direct = np.empty((R.shape[0], k))
+    _problem.half_sweep(problem, problem.users, Y, direct)
+    assert not np.array_equal(shortcut, direct)  # different arithmetic ...
+    assert_allclose(shortcut, direct, rtol=1e-9, atol=1e-12)  # ... same answer
 
 
 def test_empty_rows_and_columns_get_zero_factors():
@@ -88,8 +108,9 @@ def test_int64_indices_give_the_same_factors():
     assert p32.users.indices.dtype == np.int32
     Y = np.random.default_rng(0).standard_normal((R.shape[1], 5))
     X32, X64 = np.empty((R.shape[0], 5)), np.empty((R.shape[0], 5))
-    _problem.half_sweep(p32, p32.users, Y, X32)
-    _problem.half_sweep(p64, p64.users, Y, X64)
+    # copies: a half-sweep rotates Y in place and back, which may move its last bits
+    _problem.half_sweep(p32, p32.users, Y.copy(), X32)
+    _problem.half_sweep(p64, p64.users, Y.copy(), X64)
     assert np.array_equal(X32, X64)
 
 

@@ -34,42 +34,70 @@ def _bind(prefix, name):
 _ssyrk, _dsyrk = _bind("s", "syrk"), _bind("d", "syrk")
 _sposv, _dposv = _bind("s", "posv"), _bind("d", "posv")
 
-# layout of the small per-thread work array the callers pass as `work` (int32)
-W_UPLO, W_TRANS, W_K, W_M, W_ONE, W_INFO = range(6)
-WORK_SIZE = 6
-_U, _N = ord("U"), ord("N")
+# layout of the small per-thread work array the callers pass as `work` (int32):
+# BLAS takes every scalar by pointer, so the scalars live here
+W_UPLO, W_TRANS, W_ORDER, W_M, W_ONE, W_INFO, W_TRANS_T, W_N, W_LD, W_RANK = range(10)
+WORK_SIZE = 10
+W_K = W_ORDER  # the order `make_work` was given (the default matrix size)
+_U, _N, _T = ord("U"), ord("N"), ord("T")
 
 
 def make_work(n_chunks, k):
-    """Per-thread int32 work arrays holding the scalar arguments BLAS takes by pointer."""
+    """Per-thread int32 work arrays; k is the order used by syrk_lower / posv_lower."""
     work = np.zeros((n_chunks, WORK_SIZE), dtype=np.int32)
     work[:, W_UPLO] = _U
     work[:, W_TRANS] = _N
-    work[:, W_K] = k
+    work[:, W_TRANS_T] = _T
+    work[:, W_ORDER] = k
     work[:, W_ONE] = 1
     return work
 
 
 @njit(cache=True, nogil=True, inline="always")
-def syrk_lower(C, Z, m, work, ones):
-    """C (k×k row-major, lower triangle) += Z[:m]ᵀ Z[:m], Z row-major (rows × k).
-    `ones` holds the scalar 1 in C's dtype (alpha = beta = 1)."""
-    work[W_M] = m
-    uplo, trans, k, rank = work.ctypes, work[W_TRANS:].ctypes, work[W_K:].ctypes, work[W_M:].ctypes
+def syrk(C, ldc, Z, ldz, n, rank, transpose, work, ones):
+    """Column-major BLAS syrk on C's upper triangle (= row-major lower), alpha = beta = 1:
+    C(n×n) += Z·Zᵀ with Z n×rank (transpose False) or Zᵀ·Z with Z rank×n (True)."""
+    work[W_N] = n
+    work[W_RANK] = rank
+    work[W_LD] = ldz
+    work[W_M] = ldc
+    trans = work[W_TRANS_T:].ctypes if transpose else work[W_TRANS:].ctypes
     if C.itemsize == 4:
-        _ssyrk(uplo, trans, k, rank, ones.ctypes, Z.ctypes, k, ones.ctypes, C.ctypes, k)
+        _ssyrk(work.ctypes, trans, work[W_N:].ctypes, work[W_RANK:].ctypes, ones.ctypes,
+               Z.ctypes, work[W_LD:].ctypes, ones.ctypes, C.ctypes, work[W_M:].ctypes)
     else:
-        _dsyrk(uplo, trans, k, rank, ones.ctypes, Z.ctypes, k, ones.ctypes, C.ctypes, k)
+        _dsyrk(work.ctypes, trans, work[W_N:].ctypes, work[W_RANK:].ctypes, ones.ctypes,
+               Z.ctypes, work[W_LD:].ctypes, ones.ctypes, C.ctypes, work[W_M:].ctypes)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def posv(A, lda, b, n, work):
+    """Solve the n×n SPD system in A (row-major lower triangle, leading dimension
+    lda) for b in place; A's triangle becomes its Cholesky factor. Returns
+    LAPACK's info: 0 on success, > 0 when A is not positive definite."""
+    work[W_N] = n
+    work[W_LD] = lda
+    work[W_M] = max(n, 1)
+    if A.itemsize == 4:
+        _sposv(work.ctypes, work[W_N:].ctypes, work[W_ONE:].ctypes, A.ctypes, work[W_LD:].ctypes,
+               b.ctypes, work[W_M:].ctypes, work[W_INFO:].ctypes)
+    else:
+        _dposv(work.ctypes, work[W_N:].ctypes, work[W_ONE:].ctypes, A.ctypes, work[W_LD:].ctypes,
+               b.ctypes, work[W_M:].ctypes, work[W_INFO:].ctypes)
+    return work[W_INFO]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def syrk_lower(C, Z, m, work, ones):
+    """C (k×k row-major, lower triangle) += Z[:m]ᵀ Z[:m], Z row-major (rows × k),
+    k = the order given to make_work. `ones` holds 1 in C's dtype."""
+    k = work[W_ORDER]
+    syrk(C, k, Z, k, k, m, False, work, ones)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def posv_lower(A, b, work):
-    """Solve A x = b in place (x overwrites b; A's lower triangle, row-major,
-    becomes its Cholesky factor). Returns LAPACK's info: 0 on success, > 0 when
-    A is not positive definite."""
-    uplo, k, one, info = work.ctypes, work[W_K:].ctypes, work[W_ONE:].ctypes, work[W_INFO:].ctypes
-    if A.itemsize == 4:
-        _sposv(uplo, k, one, A.ctypes, k, b.ctypes, k, info)
-    else:
-        _dposv(uplo, k, one, A.ctypes, k, b.ctypes, k, info)
-    return work[W_INFO]
+    """Solve A x = b in place for the k×k row-major lower-triangle A (k = the
+    order given to make_work); see posv."""
+    k = work[W_ORDER]
+    return posv(A, k, b, k, work)

@@ -9,10 +9,10 @@ where p = x_u·y_i. Everything accumulates in float64 whatever the factor dtype.
 import numpy as np
 from numba import njit, prange
 
-from ._common import observed_weight
+from ._common import FASTMATH, observed_weight
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def observed_loss_rows(indptr, indices, values, X, Y, reg, w0, alpha, conf_kind, epsilon,
                        explicit, row_weights, col_weights, out):
     """out[u] = Σ_obs [w (t − p)² − w0 p²] + λ_u‖x_u‖² for each row u.
@@ -38,7 +38,7 @@ def observed_loss_rows(indptr, indices, values, X, Y, reg, w0, alpha, conf_kind,
         out[u] = s
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def weighted_sq_norms(Y, reg, out):
     """out[i] = λ_i‖y_i‖² in float64."""
     for i in prange(Y.shape[0]):
@@ -48,7 +48,7 @@ def weighted_sq_norms(Y, reg, out):
         out[i] = reg[i] * s
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def gramian64(X, block):
     """XᵀX accumulated in float64 over fixed row blocks, summed in block order,
     so the result does not depend on the thread count."""

@@ -1,11 +1,24 @@
-"""Per-row normal equations of the WALS objective, solved exactly by Cholesky.
+"""Per-row normal equations of the WALS objective, solved exactly.
 
 For row u of a CSR matrix (users, or items when given the transpose) with the
 other side's factors Y and their Gramian G = YᵀY:
 
     A = w0·G + Σ_obs (w_ui − w0) y_i y_iᵀ + λ_u I,   b = Σ_obs w_ui t_ui y_i,   x_u = A⁻¹ b
 
-with w_ui = w0 + alpha·f(r_ui)·ρ_u·κ_i. Only the lower triangle of A is built.
+with w_ui = w0 + alpha·f(r_ui)·ρ_u·κ_i. The kernel works in the eigenbasis of
+G = Q Λ Qᵀ (the caller rotates: Ŷ = Y Q in, x = Q x̂ out), where the shared
+part of every A is the diagonal D_u = w0·Λ + λ_u I.
+
+- Rows with many observations (m > dual_max): A = D_u + Ŷ_uᵀ C Ŷ_u is built by
+  one BLAS syrk per batch of gathered rows (scaled by √(w − w0), never negative:
+  validated weights and confidences are ≥ 0) and solved by LAPACK posv.
+- Rows with few (m ≤ dual_max, about 0.9·k): the Woodbury identity. With
+  W = C^(1/2) Ŷ_u D^(-1/2) (m × k), D^(-1/2) A D^(-1/2) = I + WᵀW and
+  (I + WᵀW)⁻¹ = I − Wᵀ S⁻¹ W, S = I + W Wᵀ only m × m (eigenvalues ≥ 1), so
+  x̂ = D^(-1/2) (I − Wᵀ S⁻¹ W) D^(-1/2) b̂ in m²k + m³/3 flops instead of
+  m·k² + k³/3. Used only while ‖W‖²_F stays under `dual_norm_bound`, beyond
+  which its rounding could exceed the direct solve's; other rows go direct.
+
 No validation here: the caller passes clean arrays and scalars all of the factor
 dtype (a float64 scalar would silently promote the float32 inner loops).
 """
@@ -13,61 +26,187 @@ dtype (a float64 scalar would silently promote the float32 inner loops).
 import numpy as np
 from numba import njit, prange
 
-from ._common import observed_weight
-from .lapack import posv_lower, syrk_lower
+from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
+from .lapack import posv, posv_lower, syrk, syrk_lower
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def cholesky_sweep(indptr, indices, values, Y, G, reg, w0, alpha, conf_kind, epsilon,
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
+            col_weights, Z, b):
+    """Z[q] = √(w − w0)·ŷ_i for the row's observations lo..lo+m, and b += Σ w·t·ŷ_i."""
+    k = Yh.shape[1]
+    for q in range(m):
+        if q + PREFETCH_AHEAD < m:
+            prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
+        i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind, epsilon,
+                                   explicit, rw, col_weights)
+        s = np.sqrt(extra)
+        y = Yh[i]
+        z = Z[q]
+        for a in range(k):
+            z[a] = s * y[a]
+            b[a] += wt * y[a]
+
+
+# below this order the Woodbury system is formed and solved by our own loops:
+# BLAS/LAPACK call overhead (microseconds) exceeds their work on such sizes
+SMALL_ORDER = 32
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _small_spd_solve(S, b, n):
+    """Solve S x = b in place for a small SPD S (row-major lower triangle, n×n);
+    False when S is not numerically positive definite."""
+    for j in range(n):
+        s = S[j, j]
+        for p in range(j):
+            s -= S[j, p] * S[j, p]
+        if not s > 0.0:  # also catches NaN
+            return False
+        d = np.sqrt(s)
+        S[j, j] = d
+        for i in range(j + 1, n):
+            s = S[i, j]
+            for p in range(j):
+                s -= S[i, p] * S[j, p]
+            S[i, j] = s / d
+    for i in range(n):  # L z = b
+        s = b[i]
+        for p in range(i):
+            s -= S[i, p] * b[p]
+        b[i] = s / S[i, i]
+    for i in range(n - 1, -1, -1):  # Lᵀ x = z, sweeping rows of L (contiguous)
+        b[i] /= S[i, i]
+        xi = b[i]
+        for p in range(i):
+            b[p] -= S[i, p] * xi
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _dual_row(lo, m, d, dinv, W, b, bound, A, v, work, ones):
+    """Woodbury solve of one row (see the module docstring) given W = gathered
+    Z (m × k, not yet scaled by D^(-1/2)), b̂, and the diagonal d of D_u.
+    Leaves x̂ in b. Returns 1 when solved, 0 when ‖W‖² exceeds the bound (W
+    and b are then restored for the direct path), -1 when S was not positive
+    definite (only possible with NaN/inf inputs)."""
+    k = W.shape[1]
+    zero = W.dtype.type(0)  # a bare 0.0 would make float32 accumulators float64
+    one = W.dtype.type(1)
+    for a in range(k):
+        dinv[a] = one / np.sqrt(d[a])
+    norm = zero
+    for q in range(m):
+        w = W[q]
+        for a in range(k):
+            w[a] *= dinv[a]
+            norm += w[a] * w[a]
+    if norm > bound:
+        for q in range(m):
+            w = W[q]
+            for a in range(k):
+                w[a] /= dinv[a]
+        return 0
+    for a in range(k):
+        b[a] *= dinv[a]
+    S = A.ravel()[:m * m].reshape((m, m))
+    small = m <= SMALL_ORDER
+    for q in range(m):
+        wq = W[q]
+        for j in range(q):
+            t = zero
+            if small:
+                wj = W[j]
+                for a in range(k):
+                    t += wq[a] * wj[a]
+            S[q, j] = t
+        t = one
+        if small:
+            for a in range(k):
+                t += wq[a] * wq[a]
+        S[q, q] = t
+    if not small:
+        syrk(S, m, W, k, m, k, True, work, ones)  # S += W Wᵀ (W row-major m×k)
+    for q in range(m):
+        t = zero
+        w = W[q]
+        for a in range(k):
+            t += w[a] * b[a]
+        v[q] = t
+    if small:
+        if not _small_spd_solve(S, v, m):
+            return -1
+    elif posv(S, m, v, m, work) != 0:
+        return -1
+    for q in range(m):  # b ← b − Wᵀ t
+        t = v[q]
+        w = W[q]
+        for a in range(k):
+            b[a] -= w[a] * t
+    for a in range(k):
+        b[a] *= dinv[a]
+    return 1
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, starts, X, A_scratch, b_scratch,
-                   Z_scratch, work, ones, failed):
-    """Solve every row of X exactly. Chunk c (rows starts[c]:starts[c+1]) uses
-    A_scratch[c] (k×k), b_scratch[c] (k), Z_scratch[c] (batch×k) and work[c];
-    failed[c] receives the first row whose system was not positive definite, or -1.
-
-    The observed part of A is a rank-n_u update: the row's factors, scaled by
-    √(w − w0) (never negative: validated weights and confidences are ≥ 0), are
-    gathered into Z batch by batch and added with one BLAS syrk per batch.
-    """
-    k = Y.shape[1]
+                   Z_scratch, vec_scratch, work, ones, dual_max, dual_norm_bound, failed):
+    """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ;
+    X receives x̂ = Qᵀ x. Chunk c (rows starts[c]:starts[c+1]) uses A_scratch[c]
+    (k×k), b_scratch[c] (k), Z_scratch[c] (rows × k, rows ≥ dual_max),
+    vec_scratch[c] (3 × k) and work[c]; failed[c] receives the first row whose
+    system was not positive definite, or -1."""
+    k = Yh.shape[1]
     batch = Z_scratch.shape[1]
     for c in prange(starts.size - 1):
         A = A_scratch[c]
         b = b_scratch[c]
         Z = Z_scratch[c]
+        d = vec_scratch[c, 0]
+        dinv = vec_scratch[c, 1]
+        v = vec_scratch[c, 2]
         wk = work[c]
         failed[c] = -1
         for u in range(starts[c], starts[c + 1]):
             lo = indptr[u]
             hi = indptr[u + 1]
-            if lo == hi:
+            m = hi - lo
+            if m == 0:
                 # b = 0, so the minimiser (minimum-norm if A is singular) is 0
                 for a in range(k):
                     X[u, a] = 0.0
                 continue
-            for a in range(k):
-                for j in range(a + 1):
-                    A[a, j] = w0 * G[a, j]
-                A[a, a] += reg[u]
-                b[a] = 0.0
             rw = row_weights[u]
-            for start in range(lo, hi, batch):
-                m = min(batch, hi - start)
-                for q in range(m):
-                    i = indices[start + q]
-                    r = values[start + q]
-                    extra = observed_weight(r, alpha, conf_kind, epsilon, rw, col_weights[i])
-                    wt = w0 + extra  # w·t, with t = 1 (implicit) or r (explicit)
-                    if explicit:
-                        wt *= r
-                    s = np.sqrt(extra)
-                    y = Y[i]
-                    z = Z[q]
+            positive = True
+            for a in range(k):
+                d[a] = lam_eig[a] + reg[u]
+                positive &= d[a] > 0.0
+                b[a] = 0.0
+            status = 0
+            if m <= dual_max and positive:
+                _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
+                        col_weights, Z, b)
+                status = _dual_row(lo, m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
+                if status == 0:  # direct path, reusing the gathered block
                     for a in range(k):
-                        z[a] = s * y[a]
-                        b[a] += wt * y[a]
-                syrk_lower(A, Z, m, wk, ones)
-            if posv_lower(A, b, wk) == 0:
+                        for j in range(a):
+                            A[a, j] = 0.0
+                        A[a, a] = d[a]
+                    syrk_lower(A, Z, m, wk, ones)
+                    status = 1 if posv_lower(A, b, wk) == 0 else -1
+            else:
+                for a in range(k):
+                    for j in range(a):
+                        A[a, j] = 0.0
+                    A[a, a] = d[a]
+                for start in range(lo, hi, batch):
+                    mb = min(batch, hi - start)
+                    _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,
+                            explicit, rw, col_weights, Z, b)
+                    syrk_lower(A, Z, mb, wk, ones)
+                status = 1 if posv_lower(A, b, wk) == 0 else -1
+            if status == 1:
                 for a in range(k):
                     X[u, a] = b[a]
             elif failed[c] < 0:

@@ -1,0 +1,103 @@
+"""Conjugate gradient on each row's normal equations (Takács et al. 2011).
+
+Warm-started from the current factors, a few steps per row and per half-sweep
+(implicit's default solver). A is never formed. The kernel works in the
+eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and X in and X out; CG's
+iterates are the same in any orthonormal basis), where w0·G is the diagonal
+w0·Λ, so A·p = (w0·Λ + λ) ∘ p + Σ_obs (w − w0) (ŷ_i·p) ŷ_i costs O(m·k), not
+O(k² + m·k). The row's factors are gathered once into a local block that every
+step reuses.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _apply(d, Z, c, m, p, out):
+    """out = (diag(d) + Zᵀ diag(c) Z) p for the row's gathered block Z[:m]."""
+    k = p.size
+    for a in range(k):
+        out[a] = d[a] * p[a]
+    for q in range(m):
+        z = Z[q]
+        t = p.dtype.type(0)
+        for a in range(k):
+            t += z[a] * p[a]
+        t *= c[q]
+        for a in range(k):
+            out[a] += t * z[a]
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _dot(a, b):
+    s = a.dtype.type(0)
+    for i in range(a.size):
+        s += a[i] * b[i]
+    return s
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon, explicit,
+             row_weights, col_weights, starts, X, cg_steps, Z_scratch, c_scratch, vec_scratch):
+    """Improve every row of X in place by cg_steps conjugate-gradient steps, in the
+    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Z_scratch[c] must
+    hold the longest row (max nnz × k); vec_scratch[c] is 4 × k."""
+    k = Yh.shape[1]
+    for ch in prange(starts.size - 1):
+        Z = Z_scratch[ch]
+        c = c_scratch[ch]
+        d = vec_scratch[ch, 0]
+        r = vec_scratch[ch, 1]
+        p = vec_scratch[ch, 2]
+        Ap = vec_scratch[ch, 3]
+        for u in range(starts[ch], starts[ch + 1]):
+            lo = indptr[u]
+            hi = indptr[u + 1]
+            x = X[u]
+            if lo == hi:
+                for a in range(k):
+                    x[a] = 0.0  # b = 0: the exact minimiser, as in the Cholesky solver
+                continue
+            m = hi - lo
+            rw = row_weights[u]
+            for a in range(k):
+                d[a] = lam_eig[a] + reg[u]
+                r[a] = -d[a] * x[a]
+            # one pass: gather, and r = b − A x
+            for q in range(m):
+                if q + PREFETCH_AHEAD < m:
+                    prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
+                i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind,
+                                           epsilon, explicit, rw, col_weights)
+                c[q] = extra
+                y = Yh[i]
+                z = Z[q]
+                t = Yh.dtype.type(0)
+                for a in range(k):
+                    z[a] = y[a]
+                    t += y[a] * x[a]
+                t = wt - extra * t
+                for a in range(k):
+                    r[a] += t * y[a]
+            for a in range(k):
+                p[a] = r[a]
+            rr = _dot(r, r)
+            for _ in range(cg_steps):
+                if rr == 0.0:
+                    break
+                _apply(d, Z, c, m, p, Ap)
+                pAp = _dot(p, Ap)
+                if not pAp > 0.0:
+                    break
+                step = rr / pAp
+                for a in range(k):
+                    x[a] += step * p[a]
+                    r[a] -= step * Ap[a]
+                rr_new = _dot(r, r)
+                beta = rr_new / rr
+                for a in range(k):
+                    p[a] = r[a] + beta * p[a]
+                rr = rr_new

@@ -1,0 +1,122 @@
+"""The iterative solvers converge to the exact (Cholesky) answer, in every weighting mode."""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+
+from fastwals import WALS, _problem
+from conftest import prepare, random_ratings
+from test_solve import MODES, _materialise
+
+
+def _sweep(R, dtype, params, solver, X0, Y, **extra):
+    problem = prepare(R, dtype, factors=Y.shape[1], solver=solver, **params, **extra)
+    X = X0.astype(dtype).copy()
+    _problem.half_sweep(problem, problem.users, Y.astype(dtype), X)
+    return X
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_cg_reaches_the_exact_solution(mode):
+    R = random_ratings(seed=21)
+    params = _materialise(MODES[mode], R.shape)
+    rng = np.random.default_rng(0)
+    k = 6
+    Y = rng.standard_normal((R.shape[1], k))
+    X0 = rng.standard_normal((R.shape[0], k))
+    exact = _sweep(R, np.float64, params, "cholesky", X0, Y)
+    # CG on a k-dimensional SPD system is exact after k steps (up to rounding)
+    cg = _sweep(R, np.float64, params, "cg", X0, Y, cg_steps=3 * k)
+    assert_allclose(cg, exact, rtol=1e-6, atol=1e-8 * np.abs(exact).max())
+    few = _sweep(R, np.float64, params, "cg", X0, Y, cg_steps=1)
+    assert np.abs(few - exact).max() > 1e-6 * np.abs(exact).max()  # one step is not enough
+    assert np.all(cg[[0, 7]] == 0)  # empty rows: exact zero, as with Cholesky
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cg_fit_loss_close_to_cholesky(dtype):
+    R = random_ratings(80, 60, density=0.15, seed=22)
+    common = dict(iterations=15, regularization=0.1, random_state=0, calculate_loss=True,
+                  dtype=dtype)
+    chol = WALS(8, **common).fit(R).loss_history_[-1]
+    cg = WALS(8, solver="cg", **common).fit(R).loss_history_[-1]
+    assert abs(cg - chol) <= 1e-2 * chol
+
+
+def _subspace_sweeps(problem, X0, Y, n):
+    X = X0.copy()
+    for _ in range(n):
+        _problem.half_sweep(problem, problem.users, Y, X)
+    return X
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_subspace_reaches_the_exact_solution(mode):
+    # rows of ~24 observations for k = 6: with w0 = 0 a row with fewer observations than
+    # (about) k has an ill-conditioned system, where block descent converges slowly
+    R = random_ratings(30, 60, density=0.4, seed=23)
+    params = _materialise(MODES[mode], R.shape)
+    rng = np.random.default_rng(1)
+    k = 6
+    Y = rng.standard_normal((R.shape[1], k))
+    X0 = rng.standard_normal((R.shape[0], k))
+    exact = _sweep(R, np.float64, params, "cholesky", X0, Y)
+    atol = np.abs(exact).max()
+    # block coordinate descent: each pass lowers the row objective, and converges
+    blocks = prepare(R, np.float64, factors=k, solver="subspace", block_size=2, **params)
+    many = _subspace_sweeps(blocks, X0, Y, 50)
+    assert_allclose(many, exact, rtol=1e-6, atol=1e-8 * atol)
+    one = _subspace_sweeps(blocks, X0, Y, 1)
+    assert np.abs(one - exact).max() > 1e-6 * atol  # one pass of small blocks is not exact
+    # one block holding every dimension is the exact solve
+    for block_size in (k, k + 3):
+        full = _sweep(R, np.float64, params, "subspace", X0, Y, block_size=block_size)
+        assert_allclose(full, exact, rtol=1e-8, atol=1e-10 * atol)
+    assert np.all(many[[0, 7]] == 0) and np.all(one[[0, 7]] == 0)  # empty rows: exact zero
+
+
+def test_subspace_uneven_last_block():
+    # k = 7 with blocks of 3: the last block has a single dimension
+    R = random_ratings(seed=24)
+    rng = np.random.default_rng(2)
+    Y = rng.standard_normal((R.shape[1], 7))
+    X0 = rng.standard_normal((R.shape[0], 7))
+    params = dict(regularization=0.1)
+    exact = _sweep(R, np.float64, params, "cholesky", X0, Y)
+    problem = prepare(R, np.float64, factors=7, solver="subspace", block_size=3, **params)
+    assert_allclose(_subspace_sweeps(problem, X0, Y, 60), exact, rtol=1e-6,
+                    atol=1e-8 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_subspace_fit_loss_close_to_cholesky(dtype):
+    R = random_ratings(80, 60, density=0.15, seed=22)
+    common = dict(regularization=0.1, random_state=0, calculate_loss=True, dtype=dtype)
+    chol = WALS(8, iterations=15, **common).fit(R).loss_history_[-1]
+    sub = WALS(8, iterations=30, solver="subspace", block_size=3, **common).fit(R).loss_history_
+    # the alternation itself is still descending after 15 iterations (Cholesky reaches ~2%
+    # lower by 60), so twice the iterations may end lower: only worse is a failure
+    assert sub[-1] <= 1.01 * chol
+    assert abs(sub[14] - chol) <= 1e-2 * chol  # and iteration for iteration, about as good
+
+
+@pytest.mark.parametrize("mode", ["hkv-default", "explicit-weighted", "als-wr"])
+def test_subspace_objective_never_increases(mode):
+    R = random_ratings(60, 40, density=0.2, seed=25)
+    params = _materialise(MODES[mode], R.shape)
+    losses = np.array(WALS(8, iterations=12, solver="subspace", block_size=3, random_state=0,
+                           calculate_loss=True, dtype=np.float64, **params).fit(R).loss_history_)
+    assert np.all(np.diff(losses) <= 1e-10 * losses[:-1])
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+def test_subspace_one_and_two_threads_give_identical_factors():
+    R = sp.csr_array(random_ratings(seed=26))
+    fits = [WALS(8, iterations=4, solver="subspace", block_size=3, random_state=3, n_threads=n,
+                 regularization=0.1).fit(R) for n in (1, 2, 1)]
+    for f in fits[1:]:
+        assert np.array_equal(fits[0].user_factors_, f.user_factors_)
+        assert np.array_equal(fits[0].item_factors_, f.item_factors_)
