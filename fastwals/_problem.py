@@ -14,6 +14,7 @@ import numpy as np
 from ._kernels.cg import cg_sweep
 from ._kernels.lapack import make_work
 from ._kernels.loss import gramian64, observed_loss_rows, weighted_sq_norms
+from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.solve import cholesky_sweep
 from ._kernels.subspace import subspace_sweep
 from ._partition import balanced_chunks
@@ -25,8 +26,8 @@ GATHER_BATCH = 256
 # The Woodbury shortcut's rounding grows with ‖W‖²_F (see _kernels/solve.py);
 # beyond these bounds a row takes the direct Cholesky path.
 DUAL_NORM_BOUND = {np.float32: 1e2, np.float64: 1e8}
-# rows per block when rotating factors in place (bounds the temporary)
-ROTATE_BLOCK = 8192
+# rows per BLAS gemm when rotating factors in place (bounds each thread's temporary)
+ROTATE_BLOCK = 1024
 
 
 def dual_rows_limit(k):
@@ -50,10 +51,12 @@ def row_costs(solver, nnz, k, problem, dual_max):
 
 
 def rotate_rows(M, R):
-    """M ← M R in place, a block of rows at a time (R orthogonal, k × k)."""
-    for start in range(0, M.shape[0], ROTATE_BLOCK):
-        block = M[start:start + ROTATE_BLOCK]
-        block[...] = block @ R
+    """M ← M R in place (R orthogonal, k × k), in parallel row blocks."""
+    k = R.shape[0]
+    n_chunks = max(1, min(numba.get_num_threads(), -(-M.shape[0] // ROTATE_BLOCK)))
+    tmp = np.empty((n_chunks, min(ROTATE_BLOCK, M.shape[0]), k), dtype=M.dtype)
+    _rotate_kernel(M, np.ascontiguousarray(R, dtype=M.dtype), tmp, make_work(n_chunks, k),
+                   np.array([0, 1], dtype=M.dtype))
 
 
 @dataclass
@@ -138,9 +141,12 @@ def half_sweep(problem, side, Y, X):
     """Solve every row of X (in place) given the other side's factors Y; the
     iterative solvers start from X's current values.
 
-    Cholesky and CG work in the eigenbasis of w0·YᵀY: Y is rotated in place for
-    the duration (and rotated back, to within rounding), X in and out, so no
-    rotated copy of either is ever held (peak memory stays at the factors)."""
+    Cholesky and CG work in the eigenbasis Q of YᵀY, and leave both sides
+    there: Y is rotated in place to Y Q (as is X first, for CG's warm start) and
+    X receives its solution in the same basis, X Q. The model X Yᵀ and the
+    objective are unchanged by a common rotation, so the fit never rotates back
+    (one rotation per half-sweep, and no rotated copy held). Returns Q, or None
+    when nothing was rotated."""
     k = Y.shape[1]
     dtype = problem.dtype
     n_chunks = max(1, min(numba.get_num_threads(), side.n_rows))
@@ -148,34 +154,28 @@ def half_sweep(problem, side, Y, X):
     longest = max(1, int(nnz.max()))
     dual_max = dual_rows_limit(k) if problem.solver == "cholesky" else -1
     starts = balanced_chunks(row_costs(problem.solver, nnz, k, problem, dual_max), n_chunks)
-    G = gramian(Y, problem.w0)
     failed = np.full(n_chunks, -1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
+    G = gramian(Y, problem.w0)
+    Q = None
     if problem.solver in ("cholesky", "cg"):
         Q, lam_eig = eigenbasis(G, problem.w0, dtype)
-        rotate = Q is not None
-        if rotate:
+        if Q is not None:
             rotate_rows(Y, Q)
             if problem.solver == "cg":
                 rotate_rows(X, Q)
-        try:
-            if problem.solver == "cholesky":
-                cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
-                               np.empty((n_chunks, k), dtype),
-                               np.empty((n_chunks, max(GATHER_BATCH, dual_max), k), dtype),
-                               np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
-                               np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                               failed)
-            else:
-                cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
-                         np.empty((n_chunks, longest, k), dtype),
-                         np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
-        finally:
-            if rotate:
-                QT = np.ascontiguousarray(Q.T)
-                rotate_rows(Y, QT)
-                rotate_rows(X, QT)
+        if problem.solver == "cholesky":
+            cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
+                           np.empty((n_chunks, k), dtype),
+                           np.empty((n_chunks, max(GATHER_BATCH, dual_max), k), dtype),
+                           np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
+                           np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
+                           failed)
+        else:
+            cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
+                     np.empty((n_chunks, longest, k), dtype),
+                     np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
     elif problem.solver == "subspace":
         b = problem.block_size
         subspace_sweep(*rows, Y, G, *weights, b, np.empty((n_chunks, 2, longest), dtype),
@@ -195,6 +195,7 @@ def half_sweep(problem, side, Y, X):
             f"{side.name} factors became NaN or infinite (first at row {row}); the problem is "
             f"badly scaled or ill-conditioned. Raise `regularization`, lower `alpha`, or use "
             f"dtype=numpy.float64")
+    return Q
 
 
 def objective(problem, X, Y):

@@ -9,7 +9,16 @@ for the duration and restored afterwards.
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+_controller = None
+
+
+def _blas():
+    global _controller
+    if _controller is None:  # scanning the loaded libraries costs a millisecond: once
+        _controller = ThreadpoolController()
+    return _controller
 
 
 @contextmanager
@@ -19,7 +28,8 @@ def compute_threads(n_threads=None):
     if n_threads is not None:
         numba.set_num_threads(n_threads)
     try:
-        with threadpool_limits(1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             yield
     finally:
         numba.set_num_threads(previous)
+

@@ -34,3 +34,13 @@ def ratings():
 @pytest.fixture
 def ratings_csr(ratings):
     return sp.csr_array(ratings)
+
+
+def solve_side(problem, side, Y, X0=None):
+    """One half-sweep on copies, its result mapped back to the original basis
+    (half_sweep leaves both sides in the eigenbasis it worked in)."""
+    Y = np.array(Y, dtype=problem.dtype)
+    X = (np.zeros((side.n_rows, Y.shape[1]), problem.dtype) if X0 is None
+         else np.array(X0, dtype=problem.dtype))
+    Q = _problem.half_sweep(problem, side, Y, X)
+    return X if Q is None else X @ Q.T

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose
 
 from fastwals import _problem
-from conftest import prepare, random_ratings
+from conftest import prepare, random_ratings, solve_side
 from reference import Reference
 
 MODES = {
@@ -44,13 +44,11 @@ def _both_sweeps(R, dtype, params, k=6, seed=2):
     ref = Reference(R, **params)
     rng = np.random.default_rng(seed)
     Y = rng.standard_normal((R.shape[1], k)).astype(dtype)
-    X = np.full((R.shape[0], k), np.nan, dtype=dtype)
-    _problem.half_sweep(problem, problem.users, Y, X)
+    X = solve_side(problem, problem.users, Y)
     X_ref = ref.solve_users(Y)
     # the item sweep from the reference's X, so each sweep is tested on its own
     Xi = X_ref.astype(dtype)
-    Yo = np.full_like(Y, np.nan)
-    _problem.half_sweep(problem, problem.items, Xi, Yo)
+    Yo = solve_side(problem, problem.items, Xi)
     Y_ref = ref.solve_items(Xi)
     return (X, X_ref), (Yo, Y_ref)
 
@@ -82,11 +80,9 @@ def test_woodbury_shortcut_equals_direct_path(mode, monkeypatch):
     Y = np.random.default_rng(1).standard_normal((R.shape[1], k))
     problem = prepare(R, np.float64, factors=k, **params)
     assert np.diff(problem.users.indptr).max() <= _problem.dual_rows_limit(k)
-    shortcut = np.empty((R.shape[0], k))
-    _problem.half_sweep(problem, problem.users, Y, shortcut)
+    shortcut = solve_side(problem, problem.users, Y)
     monkeypatch.setattr(_problem, "dual_rows_limit", lambda k: 0)
-    direct = np.empty((R.shape[0], k))
-    _problem.half_sweep(problem, problem.users, Y, direct)
+    direct = solve_side(problem, problem.users, Y)
     assert not np.array_equal(shortcut, direct)  # different arithmetic ...
     assert_allclose(shortcut, direct, rtol=1e-9, atol=1e-12)  # ... same answer
 
@@ -107,11 +103,7 @@ def test_int64_indices_give_the_same_factors():
         side.indices = side.indices.astype(np.int64)
     assert p32.users.indices.dtype == np.int32
     Y = np.random.default_rng(0).standard_normal((R.shape[1], 5))
-    X32, X64 = np.empty((R.shape[0], 5)), np.empty((R.shape[0], 5))
-    # copies: a half-sweep rotates Y in place and back, which may move its last bits
-    _problem.half_sweep(p32, p32.users, Y.copy(), X32)
-    _problem.half_sweep(p64, p64.users, Y.copy(), X64)
-    assert np.array_equal(X32, X64)
+    assert np.array_equal(solve_side(p32, p32.users, Y), solve_side(p64, p64.users, Y))
 
 
 def test_cholesky_failure_names_the_row():
@@ -137,6 +129,5 @@ def test_user_sweep_matches_reference_on_random_shapes(n_users, n_items, k, dens
     if problem is None:
         return  # an all-zero matrix is rejected; tested in test_validation
     Y = np.random.default_rng(seed).standard_normal((n_items, k))
-    X = np.empty((n_users, k))
-    _problem.half_sweep(problem, problem.users, Y, X)
+    X = solve_side(problem, problem.users, Y)
     _close(X, Reference(R, **params).solve_users(Y), np.float64)

@@ -7,15 +7,13 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
 from fastwals import WALS, _problem
-from conftest import prepare, random_ratings
+from conftest import prepare, random_ratings, solve_side
 from test_solve import MODES, _materialise
 
 
 def _sweep(R, dtype, params, solver, X0, Y, **extra):
     problem = prepare(R, dtype, factors=Y.shape[1], solver=solver, **params, **extra)
-    X = X0.astype(dtype).copy()
-    _problem.half_sweep(problem, problem.users, Y.astype(dtype), X)
-    return X
+    return solve_side(problem, problem.users, Y, X0)
 
 
 @pytest.mark.parametrize("mode", list(MODES))

@@ -21,6 +21,8 @@ _SIGNATURES = {
     "syrk": ("cython_blas", types.void(*[_vp] * 10)),
     # solve A x = b for SPD A: uplo, n, nrhs, A, lda, b, ldb, info
     "posv": ("cython_lapack", types.void(*[_vp] * 8)),
+    # C = alpha·op(A)·op(B) + beta·C: transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc
+    "gemm": ("cython_blas", types.void(*[_vp] * 13)),
 }
 
 
@@ -33,6 +35,7 @@ def _bind(prefix, name):
 
 _ssyrk, _dsyrk = _bind("s", "syrk"), _bind("d", "syrk")
 _sposv, _dposv = _bind("s", "posv"), _bind("d", "posv")
+_sgemm, _dgemm = _bind("s", "gemm"), _bind("d", "gemm")
 
 # layout of the small per-thread work array the callers pass as `work` (int32):
 # BLAS takes every scalar by pointer, so the scalars live here
@@ -85,6 +88,23 @@ def posv(A, lda, b, n, work):
         _dposv(work.ctypes, work[W_N:].ctypes, work[W_ONE:].ctypes, A.ctypes, work[W_LD:].ctypes,
                b.ctypes, work[W_M:].ctypes, work[W_INFO:].ctypes)
     return work[W_INFO]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def matmul_rows(out, M, R, rows, work, zero_one):
+    """out[:rows] = M[:rows] @ R for row-major M (rows × k) and R (k × k): in the
+    column-major view, outᵀ = Rᵀ·Mᵀ. zero_one holds [0, 1] in the dtype."""
+    k = R.shape[0]
+    work[W_N] = rows
+    work[W_ORDER] = k
+    beta = zero_one[0:].ctypes
+    alpha = zero_one[1:].ctypes
+    n, kk = work[W_N:].ctypes, work[W_ORDER:].ctypes
+    trans = work[W_TRANS:].ctypes
+    if M.itemsize == 4:
+        _sgemm(trans, trans, kk, n, kk, alpha, R.ctypes, kk, M.ctypes, kk, beta, out.ctypes, kk)
+    else:
+        _dgemm(trans, trans, kk, n, kk, alpha, R.ctypes, kk, M.ctypes, kk, beta, out.ctypes, kk)
 
 
 @njit(cache=True, nogil=True, inline="always")
