@@ -26,6 +26,10 @@ GATHER_BATCH = 256
 # The Woodbury shortcut's rounding grows with ‖W‖²_F (see _kernels/solve.py);
 # beyond these bounds a row takes the direct Cholesky path.
 DUAL_NORM_BOUND = {np.float32: 1e2, np.float64: 1e8}
+# CG gathers a row's factors into a block of at most this size per thread; longer
+# rows are read in place (slower: random reads at every step), so that scratch
+# never grows with the longest row
+CG_GATHER_BYTES = 4 << 20
 # rows per BLAS gemm when rotating factors in place (bounds each thread's temporary)
 ROTATE_BLOCK = 1024
 
@@ -173,8 +177,9 @@ def half_sweep(problem, side, Y, X):
                            np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
                            failed)
         else:
+            cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
             cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
-                     np.empty((n_chunks, longest, k), dtype),
+                     np.empty((n_chunks, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
                      np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
     elif problem.solver == "subspace":
         b = problem.block_size
@@ -189,7 +194,8 @@ def half_sweep(problem, side, Y, X):
             f"Cholesky failed for {side.name} row {row}: its system is not positive definite "
             f"(λ = {side.reg[row]:g}, {side.indptr[row + 1] - side.indptr[row]} observations). "
             f"Raise `regularization` (or use float64 / a positive `unobserved_weight`)")
-    if not np.isfinite(X).all():
+    # a finite float64 sum proves every entry finite without an n×k temporary
+    if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
         row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
         raise FloatingPointError(
             f"{side.name} factors became NaN or infinite (first at row {row}); the problem is "

@@ -124,8 +124,8 @@ class WALS:
         else:
             rng = check_random_state(p["random_state"])
             # small random start; the first half-sweep (users) depends only on Y
-            X_f = (rng.standard_normal((n_users, k)) * 0.01).astype(dtype)
-            Y_f = (rng.standard_normal((n_items, k)) * 0.01).astype(dtype)
+            X_f = _small_normal(rng, (n_users, k), dtype)
+            Y_f = _small_normal(rng, (n_items, k), dtype)
             history, done = [], 0
 
         fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_")
@@ -172,6 +172,18 @@ class WALS:
                 f"Refit with warm_start=False")
         # copies, so that a failed warm fit leaves the previous model intact
         return X_f.copy(), Y_f.copy()
+
+
+def _small_normal(rng, shape, dtype):
+    """N(0, 0.01²) draws, the same values for float32 and float64 (drawn in float64),
+    a block of rows at a time so that no float64 copy of a whole factor matrix is held."""
+    out = np.empty(shape, dtype=dtype)
+    for start in range(0, shape[0], 4096):
+        block = out[start:start + 4096]
+        draw = rng.standard_normal(block.shape)
+        draw *= 0.01
+        block[...] = draw
+    return out
 
 
 def _progress(total, show):

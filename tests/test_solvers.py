@@ -33,6 +33,19 @@ def test_cg_reaches_the_exact_solution(mode):
     assert np.all(cg[[0, 7]] == 0)  # empty rows: exact zero, as with Cholesky
 
 
+def test_cg_rows_too_long_to_gather_are_read_in_place(monkeypatch):
+    R = random_ratings(seed=24)
+    rng = np.random.default_rng(1)
+    Y = rng.standard_normal((R.shape[1], 6))
+    X0 = rng.standard_normal((R.shape[0], 6))
+    params = dict(regularization=0.1, alpha=2.0)
+    gathered = _sweep(R, np.float64, params, "cg", X0, Y)
+    monkeypatch.setattr(_problem, "CG_GATHER_BYTES", 1)  # every row longer than the block
+    monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
+    in_place = _sweep(R, np.float64, params, "cg", X0, Y)
+    assert_allclose(in_place, gathered, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cg_fit_loss_close_to_cholesky(dtype):
     R = random_ratings(80, 60, density=0.15, seed=22)

@@ -16,20 +16,20 @@ from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _apply(d, Z, c, m, p, out):
-    """out = (diag(d) + Zᵀ diag(c) Z) p for the row's gathered block Z[:m], four
-    observations at a time: four independent dot products share the loads of p
-    (measured 1.2-1.5x faster than one at a time at k = 64..128)."""
+def _apply(d, Z, idx, c, m, p, out):
+    """out = (diag(d) + Zᵀ diag(c) Z) p over the row's factors Z[idx[q]], q < m,
+    four observations at a time: four independent dot products share the loads
+    of p (measured 1.2-1.5x faster than one at a time at k = 64..128)."""
     k = p.size
     zero = Z.dtype.type(0)
     for a in range(k):
         out[a] = d[a] * p[a]
     q = 0
     while q + 4 <= m:
-        z0 = Z[q]
-        z1 = Z[q + 1]
-        z2 = Z[q + 2]
-        z3 = Z[q + 3]
+        z0 = Z[idx[q]]
+        z1 = Z[idx[q + 1]]
+        z2 = Z[idx[q + 2]]
+        z3 = Z[idx[q + 3]]
         t0 = zero
         t1 = zero
         t2 = zero
@@ -48,7 +48,7 @@ def _apply(d, Z, c, m, p, out):
             out[a] += t0 * z0[a] + t1 * z1[a] + t2 * z2[a] + t3 * z3[a]
         q += 4
     while q < m:
-        z0 = Z[q]
+        z0 = Z[idx[q]]
         t0 = zero
         for a in range(k):
             t0 += z0[a] * p[a]
@@ -68,11 +68,15 @@ def _dot(a, b):
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon, explicit,
-             row_weights, col_weights, starts, X, cg_steps, Z_scratch, c_scratch, vec_scratch):
+             row_weights, col_weights, starts, X, cg_steps, Z_scratch, iota, c_scratch,
+             vec_scratch):
     """Improve every row of X in place by cg_steps conjugate-gradient steps, in the
-    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Z_scratch[c] must
-    hold the longest row (max nnz × k); vec_scratch[c] is 4 × k."""
+    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Rows that fit in
+    Z_scratch[c] (rows × k, kept cache-sized) are gathered there once; longer
+    rows read Yh in place at every step. iota = arange(rows), of the indices'
+    dtype; c_scratch[c] holds the longest row; vec_scratch[c] is 4 × k."""
     k = Yh.shape[1]
+    cap = Z_scratch.shape[1]
     for ch in prange(starts.size - 1):
         Z = Z_scratch[ch]
         c = c_scratch[ch]
@@ -93,6 +97,13 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
             for a in range(k):
                 d[a] = lam_eig[a] + reg[u]
                 r[a] = -d[a] * x[a]
+            gathered = m <= cap
+            if gathered:
+                src = Z
+                idx = iota[:m]
+            else:
+                src = Yh
+                idx = indices[lo:hi]
             # one pass: gather, and r = b − A x
             for q in range(m):
                 if q + PREFETCH_AHEAD < m:
@@ -101,10 +112,12 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
                                            epsilon, explicit, rw, col_weights)
                 c[q] = extra
                 y = Yh[i]
-                z = Z[q]
+                if gathered:
+                    z = Z[q]
+                    for a in range(k):
+                        z[a] = y[a]
                 t = Yh.dtype.type(0)
                 for a in range(k):
-                    z[a] = y[a]
                     t += y[a] * x[a]
                 t = wt - extra * t
                 for a in range(k):
@@ -115,7 +128,7 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
             for _ in range(cg_steps):
                 if rr == 0.0:
                     break
-                _apply(d, Z, c, m, p, Ap)
+                _apply(d, src, idx, c, m, p, Ap)
                 pAp = _dot(p, Ap)
                 if not pAp > 0.0:
                     break
