@@ -2,7 +2,7 @@
 
 Warm-started from the current factors, a few steps per row and per half-sweep
 (implicit's default solver). A is never formed. The kernel works in the
-eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and X in and X out; CG's
+eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and the warm start X; CG's
 iterates are the same in any orthonormal basis), where w0·G is the diagonal
 w0·Λ, so A·p = (w0·Λ + λ) ∘ p + Σ_obs (w − w0) (ŷ_i·p) ŷ_i costs O(m·k), not
 O(k² + m·k). The row's factors are gathered once into a local block that every

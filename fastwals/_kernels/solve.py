@@ -6,7 +6,7 @@ other side's factors Y and their Gramian G = YᵀY:
     A = w0·G + Σ_obs (w_ui − w0) y_i y_iᵀ + λ_u I,   b = Σ_obs w_ui t_ui y_i,   x_u = A⁻¹ b
 
 with w_ui = w0 + alpha·f(r_ui)·ρ_u·κ_i. The kernel works in the eigenbasis of
-G = Q Λ Qᵀ (the caller rotates: Ŷ = Y Q in, x = Q x̂ out), where the shared
+G = Q Λ Qᵀ (the caller passes Ŷ = Y Q and receives x̂ = Qᵀ x), where the shared
 part of every A is the diagonal D_u = w0·Λ + λ_u I.
 
 - Rows with many observations (m > dual_max): A = D_u + Ŷ_uᵀ C Ŷ_u is built by
