@@ -15,7 +15,8 @@ from ._kernels.cg import cg_sweep
 from ._kernels.lapack import make_work
 from ._kernels.loss import gramian64, observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
-from ._kernels.solve import cholesky_sweep
+from ._kernels.simd import LANES
+from ._kernels.solve import SMALL_ORDER, cholesky_sweep
 from ._kernels.subspace import subspace_sweep
 from ._partition import balanced_chunks
 from .weights import CONFIDENCE, regularization_per_row
@@ -30,6 +31,14 @@ DUAL_NORM_BOUND = {np.float32: 1e2, np.float64: 1e8}
 # rows are read in place (slower: random reads at every step), so that scratch
 # never grows with the longest row
 CG_GATHER_BYTES = 4 << 20
+# the subspace solver gathers rows of up to this size (longer rows are read in
+# place, one block's columns at a time)
+SUBSPACE_GATHER_BYTES = 32 << 20
+# ... and solves rows of at most this many observations exactly (Woodbury), per
+# unit of block size: a pass over every block costs about m·k·b plus a fixed
+# cost per block, the exact solve m²k (measured best at k = 256: 2, up to the
+# order where the Woodbury system moves to BLAS, whose call overhead dominates)
+SUBSPACE_EXACT_FACTOR = 2.0
 # rows per BLAS gemm when rotating factors in place (bounds each thread's temporary)
 ROTATE_BLOCK = 1024
 
@@ -42,13 +51,24 @@ def dual_rows_limit(k):
     return int(np.flatnonzero(cheaper).max()) if cheaper.any() else 0
 
 
+def subspace_exact_limit(k, block_size):
+    """Rows of at most this many observations take the exact (Woodbury) solve in
+    the subspace solver; never beyond where Woodbury stops paying (dual_rows_limit)."""
+    return min(dual_rows_limit(k), SMALL_ORDER, int(SUBSPACE_EXACT_FACTOR * min(block_size, k)))
+
+
 def row_costs(solver, nnz, k, problem, dual_max):
     """Estimated flops per row, to balance threads."""
     if solver == "cg":
         return (problem.cg_steps + 1) * 4 * nnz * k + k + 1.0
     if solver == "subspace":
         b = problem.block_size
-        return nnz * k * (b + 2) + k * b * b / 3 + 2 * k * k
+        bp = -(-b // LANES) * LANES
+        # the gather (random reads) weighs about 30 multiply-adds of the vector
+        # tiles per element, the exact path's own-loop products about 2
+        blocks = nnz * k * (bp + 30) + k * b * bp
+        dual = 2 * nnz * nnz * k + 30 * nnz * k + 4.0 * k * k
+        return np.where(nnz == 0, 0.0, np.where(nnz <= dual_max, dual, blocks)) + 1.0
     direct = nnz * k * k + k**3 / 3 + k * k
     dual = nnz * nnz * k + nnz**3 / 3 + 4.0 * k * k
     return np.where(nnz == 0, 0.0, np.where(nnz <= dual_max, dual, direct)) + 1.0
@@ -145,9 +165,9 @@ def half_sweep(problem, side, Y, X):
     """Solve every row of X (in place) given the other side's factors Y; the
     iterative solvers start from X's current values.
 
-    Cholesky and CG work in the eigenbasis Q of YᵀY, and leave both sides
-    there: Y is rotated in place to Y Q (as is X first, for CG's warm start) and
-    X receives its solution in the same basis, X Q. The model X Yᵀ and the
+    Every solver works in the eigenbasis Q of YᵀY, and leaves both sides
+    there: Y is rotated in place to Y Q (as is X first, for the warm start of
+    CG and subspace) and X receives its solution in the same basis, X Q. The model X Yᵀ and the
     objective are unchanged by a common rotation, so the fit never rotates back
     (one rotation per half-sweep, and no rotated copy held). Returns Q, or None
     when nothing was rotated."""
@@ -156,18 +176,23 @@ def half_sweep(problem, side, Y, X):
     n_chunks = max(1, min(numba.get_num_threads(), side.n_rows))
     nnz = np.diff(side.indptr).astype(np.float64)
     longest = max(1, int(nnz.max()))
-    dual_max = dual_rows_limit(k) if problem.solver == "cholesky" else -1
+    if problem.solver == "cholesky":
+        dual_max = dual_rows_limit(k)
+    elif problem.solver == "subspace":
+        dual_max = subspace_exact_limit(k, problem.block_size)
+    else:
+        dual_max = -1
     starts = balanced_chunks(row_costs(problem.solver, nnz, k, problem, dual_max), n_chunks)
     failed = np.full(n_chunks, -1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
     G = gramian(Y, problem.w0)
     Q = None
-    if problem.solver in ("cholesky", "cg"):
+    if problem.solver in ("cholesky", "cg", "subspace"):
         Q, lam_eig = eigenbasis(G, problem.w0, dtype)
         if Q is not None:
             rotate_rows(Y, Q)
-            if problem.solver == "cg":
+            if problem.solver != "cholesky":  # the iterative solvers warm-start from X
                 rotate_rows(X, Q)
         if problem.solver == "cholesky":
             cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
@@ -176,16 +201,25 @@ def half_sweep(problem, side, Y, X):
                            np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
                            np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
                            failed)
+        elif problem.solver == "subspace":
+            b = problem.block_size
+            bp = -(-b // LANES) * LANES
+            cap = min(longest, max(GATHER_BATCH, SUBSPACE_GATHER_BYTES // (k * dtype.itemsize)))
+            long_rows = longest if longest > cap else 1
+            subspace_sweep(*rows, Y, lam_eig, *weights, b, dual_max,
+                           dtype.type(DUAL_NORM_BOUND[dtype.type]),
+                           np.zeros((n_chunks, cap * k + 2 * LANES), dtype),
+                           np.zeros((n_chunks, long_rows * bp), dtype),
+                           np.empty((n_chunks, 2, longest), dtype),
+                           np.empty((n_chunks, -(-k // b) * bp * bp), dtype),
+                           np.empty((n_chunks, max(1, dual_max) ** 2), dtype),
+                           np.empty((n_chunks, 7, k + bp), dtype), make_work(n_chunks, k),
+                           np.ones(1, dtype), failed)
         else:
             cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
             cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
                      np.empty((n_chunks, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
                      np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
-    elif problem.solver == "subspace":
-        b = problem.block_size
-        subspace_sweep(*rows, Y, G, *weights, b, np.empty((n_chunks, 2, longest), dtype),
-                       np.empty((n_chunks, longest, b), dtype), np.empty((n_chunks, b, b), dtype),
-                       np.empty((n_chunks, b), dtype), failed)
     else:
         raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():

@@ -57,10 +57,16 @@ def test_cg_fit_loss_close_to_cholesky(dtype):
 
 
 def _subspace_sweeps(problem, X0, Y, n):
-    X = X0.copy()
+    """n half-sweeps of the users against a fixed Y, mapped back to the original
+    basis (each half-sweep rotates both sides into its eigenbasis)."""
+    X = np.array(X0, dtype=problem.dtype)
+    Y = np.array(Y, dtype=problem.dtype)
+    R = np.eye(Y.shape[1])
     for _ in range(n):
-        _problem.half_sweep(problem, problem.users, Y, X)
-    return X
+        Q = _problem.half_sweep(problem, problem.users, Y, X)
+        if Q is not None:
+            R = R @ Q
+    return X @ R.T
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -131,3 +137,17 @@ def test_subspace_one_and_two_threads_give_identical_factors():
     for f in fits[1:]:
         assert np.array_equal(fits[0].user_factors_, f.user_factors_)
         assert np.array_equal(fits[0].item_factors_, f.item_factors_)
+
+
+def test_subspace_rows_too_long_to_gather_are_read_in_place(monkeypatch):
+    R = random_ratings(30, 60, density=0.4, seed=27)
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((R.shape[1], 7))
+    X0 = rng.standard_normal((R.shape[0], 7))
+    problem = prepare(R, np.float64, factors=7, solver="subspace", block_size=3, regularization=0.1,
+                      alpha=2.0)
+    gathered = _subspace_sweeps(problem, X0, Y, 2)
+    monkeypatch.setattr(_problem, "SUBSPACE_GATHER_BYTES", 1)  # every row longer than the block
+    monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
+    in_place = _subspace_sweeps(problem, X0, Y, 2)
+    assert_allclose(in_place, gathered, rtol=1e-10, atol=1e-12 * np.abs(gathered).max())

@@ -2,20 +2,29 @@
 "iALS++: Speeding up Matrix Factorization with Subspace Optimization").
 
 Each row's factors are improved one block B of `block_size` consecutive
-dimensions at a time, the others held fixed. The objective is quadratic in
-x_B, so each block step is exact:
+dimensions at a time, the others held fixed. The kernel works in the
+eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and X in, as for CG),
+where w0·G is the diagonal w0·Λ, so with d = w0·Λ + λ and the row's observed
+factors gathered once, scaled, as W (w_q = √(w − w0)·ŷ_q):
 
-    H = w0·G_BB + Σ_obs (w − w0) y_iB y_iBᵀ + λ I,
-    g = Σ_obs ((w − w0)·p_i − w·t) y_iB + w0 (G x)_B + λ x_B,    x_B −= H⁻¹ g
+    H_B = diag(d_B) + W_Bᵀ W_B,   g_B = d_B ∘ x_B + W_Bᵀ r − b_B,   x_B −= H_B⁻¹ g_B
 
-with p_i = x·y_i the row's cached predictions, computed once per row and
-updated after every block (p_i += Δ·y_iB). One pass over all blocks costs
-about n_u·k·b + k·b²/3 + k² per row instead of the exact n_u·k² + k³/3, and
-block_size >= k is the exact solver. Warm-started from X's current values;
-every block step lowers the objective (block coordinate descent is monotone).
+with b = Σ_obs w·t·ŷ and r = W x the scaled predictions, computed once per row
+and updated after every block (r += W_B Δ). The objective is quadratic in x_B,
+so each step is exact and lowers the objective; one pass costs about m·k·b
+per row (the Hessian blocks) instead of the exact m·k². block_size >= k is the
+exact solver.
 
-The b×b systems are small (b = 32 by default), so they are built and solved
-here rather than by BLAS/LAPACK, whose per-call overhead would dominate.
+Rows with few observations (m ≤ exact_max, about the block size) are solved
+exactly instead, by the Woodbury shortcut of the Cholesky solver (m²k): cheaper
+than a pass over every block, and at least as good.
+
+The b×b blocks are padded to a multiple of LANES and handled by the vector
+tiles of simd.py: the padding columns hold whatever finite values lie beside
+the block (they never mix into the block's own columns) and the padded part of
+each step Δ is zeroed. Rows longer than the gather block read their factors in
+place, one block's columns at a time.
+
 Float constants are made in the factor dtype (`zero`, `one`): a float literal
 would promote float32 arithmetic to float64.
 """
@@ -24,123 +33,138 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
+from .simd import LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_scale
+from .solve import _dual_row
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _add_observed(A, Z, c, m, n):
-    """A (n×n) += Σ_{q<m} c_q Z[q]ᵀ Z[q], the full square (uniform, vectorisable
-    rows), four observations per pass so each load and store of A carries
-    four multiply-adds."""
-    q = 0
-    while q + 4 <= m:
-        z0 = Z[q]
-        z1 = Z[q + 1]
-        z2 = Z[q + 2]
-        z3 = Z[q + 3]
-        for a in range(n):
-            c0 = c[q] * z0[a]
-            c1 = c[q + 1] * z1[a]
-            c2 = c[q + 2] * z2[a]
-            c3 = c[q + 3] * z3[a]
-            h = A[a]
-            for j in range(n):
-                h[j] += (c0 * z0[j] + c1 * z1[j]) + (c2 * z2[j] + c3 * z3[j])
-        q += 4
-    while q < m:
-        z0 = Z[q]
-        for a in range(n):
-            c0 = c[q] * z0[a]
-            h = A[a]
-            for j in range(n):
-                h[j] += c0 * z0[j]
-        q += 1
+def _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon, explicit, rw,
+            col_weights, into, W, s, r, b):
+    """For each observation q: s[q] = √(w − w0), r[q] = s·(ŷ·x), b += w·t·ŷ, and
+    when `into`, W[q·k : q·k + k] = s·ŷ."""
+    k = Yh.shape[1]
+    zero = Yh.dtype.type(0)
+    for q in range(m):
+        if q + PREFETCH_AHEAD < m:
+            prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
+        i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind, epsilon,
+                                   explicit, rw, col_weights)
+        sq = np.sqrt(extra)
+        y = Yh[i]
+        s[q] = sq
+        p = zero
+        for a in range(k):
+            b[a] += wt * y[a]
+            p += y[a] * x[a]
+        r[q] = sq * p
+        if into:
+            w = W[q * k:(q + 1) * k]
+            for a in range(k):
+                w[a] = sq * y[a]
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _spd_solve(A, d, n, one):
-    """Solve A Δ = d in place (Δ overwrites d) for the n×n SPD A, whose lower
-    triangle (row-major) becomes L with L Lᵀ = A. Crout order, four rows of L
-    at a time: every inner loop is a dot product along contiguous rows that
-    stores nothing (so it vectorises without aliasing checks), and each load of
-    L's row j serves four products. Returns False, leaving d undefined, when A
-    is not positive definite."""
-    for j in range(n):
-        lj = A[j]
-        s = lj[j]
-        for p in range(j):
-            s -= lj[p] * lj[p]
-        if not s > 0:  # also catches NaN
-            return False
-        r = np.sqrt(s)
-        lj[j] = r
-        inv = one / r
-        i = j + 1
-        while i + 4 <= n:
-            l0 = A[i]
-            l1 = A[i + 1]
-            l2 = A[i + 2]
-            l3 = A[i + 3]
-            s0 = l0[j]
-            s1 = l1[j]
-            s2 = l2[j]
-            s3 = l3[j]
-            for p in range(j):
-                t = lj[p]
-                s0 -= l0[p] * t
-                s1 -= l1[p] * t
-                s2 -= l2[p] * t
-                s3 -= l3[p] * t
-            l0[j] = s0 * inv
-            l1[j] = s1 * inv
-            l2[j] = s2 * inv
-            l3[j] = s3 * inv
-            i += 4
-        while i < n:
-            li = A[i]
-            s0 = li[j]
-            for p in range(j):
-                s0 -= li[p] * lj[p]
-            li[j] = s0 * inv
-            i += 1
-    for i in range(n):  # L z = d
-        li = A[i]
-        s = d[i]
-        for p in range(i):
-            s -= li[p] * d[p]
-        d[i] = s / li[i]
-    for i in range(n - 1, -1, -1):  # Lᵀ Δ = z, along the rows of L
-        li = A[i]
-        xi = d[i] / li[i]
-        d[i] = xi
-        for p in range(i):
-            d[p] -= li[p] * xi
+def _panel(lo, m, indices, Yh, s, b0, bb, bp, Z):
+    """Z[q·bp : q·bp + bp] = s_q·ŷ_q[b0 : b0 + bb], zero-padded to bp (rows read in place)."""
+    zero = Z.dtype.type(0)
+    for q in range(m):
+        if q + PREFETCH_AHEAD < m:
+            prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
+        y = Yh[indices[lo + q]]
+        z = Z[q * bp:(q + 1) * bp]
+        sq = s[q]
+        for j in range(bb):
+            z[j] = sq * y[b0 + j]
+        for j in range(bb, bp):
+            z[j] = zero
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _hessian(P, poff, ld, m, bb, bp, d, H, hoff, zero):
+    """H[hoff:] (bp×bp) = diag(d) + P_Bᵀ P_B, the full square (rows ≥ bb: padding)."""
+    for c in range(bp * bp):
+        H[hoff + c] = zero
+    for a0 in range(0, bb, 8):
+        for t in range(0, bp, LANES):
+            tile_acc8(H, hoff + a0 * bp + t, bp, P, poff + a0, ld, P, poff + t, ld, m)
+    for a in range(bb):
+        H[hoff + a * bp + a] += d[a]
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _pivot(H, hoff, j, bb, bp, one, zero):
+    """Step j of the in-place Gauss-Jordan inverse of the leading bb×bb of the
+    block at hoff (no pivoting: the block is SPD, and its pivots are those of
+    its Cholesky factorisation). False when the pivot is not positive."""
+    hj = hoff + j * bp
+    p = H[hj + j]
+    if not p > zero:  # also catches NaN
+        return False
+    ip = one / p
+    H[hj + j] = one
+    for t in range(0, bp, LANES):
+        tile_scale(H, hj + t, ip)
+    for i in range(bb):
+        if i != j:
+            hi = hoff + i * bp
+            f = H[hi + j]
+            for t in range(0, bp, LANES):
+                tile_axpy(H, hi + t, H, hj + t, -f)
+            H[hi + j] = -f * ip
     return True
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
-def subspace_sweep(indptr, indices, values, Y, G, reg, w0, alpha, conf_kind, epsilon, explicit,
-                   row_weights, col_weights, starts, X, block_size, obs_scratch, Z_scratch,
-                   A_scratch, d_scratch, failed):
-    """One pass over every block of every row of X, in place. Chunk c (rows
-    starts[c]:starts[c+1]) uses obs_scratch[c] (2 × longest row), Z_scratch[c]
-    (longest row × block_size), A_scratch[c] (block_size × block_size) and
-    d_scratch[c] (block_size); failed[c] receives the first row with a block
-    that was not positive definite, or -1.
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _step(P, poff, ld, m, bb, bp, d, xB, bB, r, H, hoff, g, delta, zero):
+    """delta = −H⁻¹ g for the inverted block at hoff, with the gradient
+    g = P_Bᵀ r + d∘x_B − b_B from the current predictions (zero beyond bb)."""
+    for c in range(bp):
+        g[c] = zero
+        delta[c] = zero
+    for t in range(0, bp, LANES):
+        tile_acc1(g, t, bp, r, 0, 1, P, poff + t, ld, m)
+    for a in range(bb):
+        g[a] = -(g[a] + d[a] * xB[a] - bB[a])
+    for t in range(0, bp, LANES):
+        tile_acc1(delta, t, bp, g, 0, 1, H, hoff + t, bp, bb)
+    for c in range(bb, bp):
+        delta[c] = zero
 
-    Per block, the row's observed factors y_iB are gathered once into
-    contiguous rows of Z, which the gradient, H's observed part and the
-    prediction update all read.
-    """
-    k = Y.shape[1]
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
+                   explicit, row_weights, col_weights, starts, X, block_size, exact_max,
+                   dual_norm_bound, W_scratch, Z_scratch, obs_scratch, H_scratch, S_scratch,
+                   vec_scratch, work, ones, failed):
+    """One pass over every block of every row of X, in place, in the eigenbasis
+    (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Chunk c (rows
+    starts[c]:starts[c+1]) uses W_scratch[c] (the gather block, flat, rows × k
+    plus padding), Z_scratch[c] (one block's columns of the longest row that
+    does not fit W, flat), obs_scratch[c] (2 × longest row), H_scratch[c] (a bp×bp
+    block per block of k),
+    S_scratch[c] (exact_max²), vec_scratch[c] (7 × (k + padding)) and work[c];
+    failed[c] receives the first row with a system that was not positive
+    definite, or -1. Rows of at most exact_max observations are solved exactly."""
+    k = Yh.shape[1]
     zero = X.dtype.type(0)
     one = X.dtype.type(1)
-    use_gram = w0 != zero  # G is all zeros when w0 = 0: skip G·x
+    bp = -(-block_size // LANES) * LANES
+    cap = (W_scratch.shape[1] - 2 * LANES) // k  # rows the gather block holds
     for ch in prange(starts.size - 1):
-        extra = obs_scratch[ch, 0]  # w − w0 per observation
-        e = obs_scratch[ch, 1]      # (w − w0)·p − w·t: the observed gradient coefficient
+        W = W_scratch[ch]
         Z = Z_scratch[ch]
-        A = A_scratch[ch]
-        d = d_scratch[ch]
+        s = obs_scratch[ch, 0]
+        r = obs_scratch[ch, 1]
+        H = H_scratch[ch]
+        S = S_scratch[ch]
+        b = vec_scratch[ch, 0]
+        d = vec_scratch[ch, 1]
+        dinv = vec_scratch[ch, 2]
+        v = vec_scratch[ch, 3]
+        g = vec_scratch[ch, 4]
+        delta = vec_scratch[ch, 5]
+        ok = vec_scratch[ch, 6]  # per block: one when its inverse exists
+        wk = work[ch]
         failed[ch] = -1
         for u in range(starts[ch], starts[ch + 1]):
             lo = indptr[u]
@@ -152,52 +176,73 @@ def subspace_sweep(indptr, indices, values, Y, G, reg, w0, alpha, conf_kind, eps
                 continue
             m = hi - lo
             rw = row_weights[u]
-            lam = reg[u]
-            for q in range(m):
-                if q + PREFETCH_AHEAD < m:
-                    prefetch_row(Y, indices[lo + q + PREFETCH_AHEAD])
-                i, ex, wt = observation(lo + q, indices, values, w0, alpha, conf_kind, epsilon,
-                                        explicit, rw, col_weights)
-                y = Y[i]
-                p = zero
-                for a in range(k):
-                    p += x[a] * y[a]
-                extra[q] = ex
-                e[q] = ex * p - wt
-            for b0 in range(0, k, block_size):
+            positive = True
+            for a in range(k):
+                d[a] = lam_eig[a] + reg[u]
+                positive &= d[a] > zero
+                b[a] = zero
+            gathered = m <= cap
+            _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon, explicit, rw,
+                    col_weights, gathered, W, s, r, b)
+            if gathered and m <= exact_max and positive:
+                W2 = W[:m * k].reshape((m, k))
+                status = _dual_row(lo, m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)
+                if status == 1:
+                    for a in range(k):
+                        x[a] = b[a]
+                    continue
+                if status < 0:
+                    if failed[ch] < 0:
+                        failed[ch] = u
+                    continue
+                # status 0: the Woodbury bound was exceeded; W is restored, b untouched
+            nb = -(-k // block_size)
+            full = k // block_size
+            hsz = bp * bp
+            if gathered:
+                # every block's Hessian, then their inverses, pivot j of all the
+                # full blocks at a time (independent chains, so they overlap)
+                for B in range(nb):
+                    b0 = B * block_size
+                    bb = min(block_size, k - b0)
+                    _hessian(W, b0, k, m, bb, bp, d[b0:b0 + bb], H, B * hsz, zero)
+                    ok[B] = one
+                for j in range(block_size):
+                    for B in range(full):
+                        if ok[B] != zero and not _pivot(H, B * hsz, j, block_size, bp, one,
+                                                        zero):
+                            ok[B] = zero
+                for j in range(k - full * block_size):
+                    if ok[full] != zero and not _pivot(H, full * hsz, j, k - full * block_size,
+                                                       bp, one, zero):
+                        ok[full] = zero
+            for B in range(nb):
+                b0 = B * block_size
                 bb = min(block_size, k - b0)
-                # d = −g and H = w0·G_BB + λI, then the observed parts
-                for a in range(bb):
-                    g = G[b0 + a]
-                    s = zero
-                    if use_gram:
-                        for j in range(k):
-                            s += g[j] * x[j]
-                    d[a] = -(w0 * s + lam * x[b0 + a])
-                    h = A[a]
+                if gathered:
+                    P = W
+                    poff = b0
+                    ld = k
+                    hoff = B * hsz
+                else:
+                    _panel(lo, m, indices, Yh, s, b0, bb, bp, Z)
+                    P = Z
+                    poff = 0
+                    ld = bp
+                    hoff = 0
+                    _hessian(Z, 0, bp, m, bb, bp, d[b0:b0 + bb], H, 0, zero)
+                    ok[B] = one
                     for j in range(bb):
-                        h[j] = w0 * g[b0 + j]
-                    h[a] += lam
-                for q in range(m):
-                    y = Y[indices[lo + q]]
-                    z = Z[q]
-                    c = e[q]
-                    for a in range(bb):
-                        ya = y[b0 + a]
-                        z[a] = ya
-                        d[a] -= c * ya
-                _add_observed(A, Z, extra, m, bb)
-                if not _spd_solve(A, d, bb, one):
+                        if not _pivot(H, 0, j, bb, bp, one, zero):
+                            ok[B] = zero
+                            break
+                if ok[B] == zero:
                     if failed[ch] < 0:
                         failed[ch] = u
                     continue  # this block unchanged; the caller raises
+                _step(P, poff, ld, m, bb, bp, d[b0:b0 + bb], x[b0:b0 + bb], b[b0:b0 + bb], r,
+                      H, hoff, g, delta, zero)
                 for a in range(bb):
-                    x[b0 + a] += d[a]
-                if b0 + bb == k:
-                    break  # the last block: the predictions are not needed again
-                for q in range(m):
-                    z = Z[q]
-                    s = zero
-                    for a in range(bb):
-                        s += d[a] * z[a]
-                    e[q] += extra[q] * s
+                    x[b0 + a] += delta[a]
+                if b0 + bb < k:  # predictions for the next block
+                    rows_dot_add(r, P, poff, ld, m, delta, bp // LANES)

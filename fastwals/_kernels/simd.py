@@ -1,0 +1,246 @@
+"""Explicit vector tiles for the small dense blocks of the subspace solver.
+
+LLVM vectorises neither the short (16-32 element) rows of a block Hessian on
+its own (the loop vectoriser's body is longer than the row, and the SLP
+vectoriser cannot prove the rows of one array free of aliasing), so these
+intrinsics emit the vector code directly: a tile is LANES consecutive elements
+of a flat array (loads and stores unaligned). Every offset is in elements;
+no bounds checks: the callers size and pad their arrays.
+"""
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+LANES = 16  # elements per tile (one zmm of float32, two of float64)
+
+
+def _ptr(context, builder, aryty, ary, offset):
+    """Pointer to element `offset` of the flat array `ary`, as a tile pointer."""
+    data = context.make_array(aryty)(context, builder, ary).data
+    elem = builder.gep(data, [offset])
+    return builder.bitcast(elem, _vec_type(context, aryty.dtype).as_pointer())
+
+
+def _elem_ptr(context, builder, aryty, ary, offset):
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.gep(data, [offset])
+
+
+def _vec_type(context, dtype):
+    return ir.VectorType(context.get_value_type(dtype), LANES)
+
+
+def _i64(context, builder, value, ty):
+    return context.cast(builder, value, ty, types.int64)
+
+
+def _splat(builder, scalar, vecty):
+    undef = ir.Constant(vecty, ir.Undefined)
+    v = builder.insert_element(undef, scalar, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), LANES),
+                                                        [0] * LANES))
+
+
+def _fma(builder, a, b, c):
+    """a·b + c, elementwise (llvm.fma)."""
+    vecty = a.type
+    name = f"llvm.fma.v{LANES}{'f32' if vecty.element == ir.FloatType() else 'f64'}"
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vecty, [vecty] * 3), name)
+    return builder.call(fn, [a, b, c])
+
+
+def _load(builder, ptr, align):
+    return builder.load(ptr, align=align)
+
+
+def _make_tile_acc(rows, split):
+    """out[ooff + r·ldo + (0..LANES)] += Σ_{q<m} B[boff + q·ldb + r] · P[poff + q·ldp + (0..LANES)]
+    for r < rows: rows × split tile accumulators held in registers across the loop
+    over q (split > 1 gives a single row independent chains, observation q
+    going to chain q mod split, summed in a fixed order at the end)."""
+
+    @intrinsic
+    def tile_acc(typingctx, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m):
+        sig = types.void(out, ooff, ldo, B, boff, ldb, P, poff, ldp, m)
+
+        def codegen(context, builder, signature, args):
+            at = signature.args
+            out_, ooff_, ldo_, B_, boff_, ldb_, P_, poff_, ldp_, m_ = args
+            ooff_, ldo_, boff_, ldb_, poff_, ldp_, m_ = (
+                _i64(context, builder, v, t) for v, t in
+                zip((ooff_, ldo_, boff_, ldb_, poff_, ldp_, m_),
+                    (at[1], at[2], at[4], at[5], at[7], at[8], at[9])))
+            vecty = _vec_type(context, at[0].dtype)
+            align = context.get_abi_sizeof(context.get_value_type(at[0].dtype))
+            i64 = ir.IntType(64)
+            accs = [[cgutils.alloca_once_value(builder, ir.Constant(vecty, None))
+                     for _ in range(split)] for _ in range(rows)]
+
+            def step(q, u):
+                pv = _load(builder, _ptr(context, builder, at[6], P_,
+                                         builder.add(poff_, builder.mul(q, ldp_))), align)
+                bq = builder.add(boff_, builder.mul(q, ldb_))
+                for r in range(rows):
+                    bptr = _elem_ptr(context, builder, at[3], B_,
+                                     builder.add(bq, ir.Constant(i64, r)))
+                    sc = _splat(builder, builder.load(bptr, align=align), vecty)
+                    builder.store(_fma(builder, sc, pv, builder.load(accs[r][u])), accs[r][u])
+
+            groups = builder.udiv(m_, ir.Constant(i64, split)) if split > 1 else m_
+            with cgutils.for_range(builder, groups) as loop:
+                q0 = builder.mul(loop.index, ir.Constant(i64, split))
+                for u in range(split):
+                    step(builder.add(q0, ir.Constant(i64, u)), u)
+            if split > 1:
+                done = builder.mul(groups, ir.Constant(i64, split))
+                with cgutils.for_range(builder, builder.sub(m_, done)) as loop:
+                    step(builder.add(done, loop.index), 0)
+            for r in range(rows):
+                total = builder.load(accs[r][0])
+                for u in range(1, split):
+                    total = builder.fadd(total, builder.load(accs[r][u]))
+                optr = _ptr(context, builder, at[0], out_,
+                            builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)))
+                cur = _load(builder, optr, align)
+                builder.store(builder.fadd(cur, total), optr, align=align)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile_acc
+
+
+tile_acc8 = _make_tile_acc(8, 1)
+tile_acc1 = _make_tile_acc(1, 4)
+
+
+@intrinsic
+def tile_axpy(typingctx, Y, yoff, X, xoff, alpha):
+    """Y[yoff:yoff+LANES] += alpha · X[xoff:xoff+LANES]."""
+    sig = types.void(Y, yoff, X, xoff, alpha)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        Y_, yoff_, X_, xoff_, alpha_ = args
+        vecty = _vec_type(context, at[0].dtype)
+        align = context.get_abi_sizeof(context.get_value_type(at[0].dtype))
+        alpha_ = context.cast(builder, alpha_, at[4], at[0].dtype)
+        yp = _ptr(context, builder, at[0], Y_, _i64(context, builder, yoff_, at[1]))
+        xp = _ptr(context, builder, at[2], X_, _i64(context, builder, xoff_, at[3]))
+        x = _load(builder, xp, align)
+        y = _load(builder, yp, align)
+        builder.store(_fma(builder, _splat(builder, alpha_, vecty), x, y), yp, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def tile_scale(typingctx, Y, yoff, alpha):
+    """Y[yoff:yoff+LANES] *= alpha."""
+    sig = types.void(Y, yoff, alpha)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        Y_, yoff_, alpha_ = args
+        vecty = _vec_type(context, at[0].dtype)
+        align = context.get_abi_sizeof(context.get_value_type(at[0].dtype))
+        alpha_ = context.cast(builder, alpha_, at[2], at[0].dtype)
+        yp = _ptr(context, builder, at[0], Y_, _i64(context, builder, yoff_, at[1]))
+        y = _load(builder, yp, align)
+        builder.store(builder.fmul(y, _splat(builder, alpha_, vecty)), yp, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _reduce_many(builder, vecs):
+    """LANES vectors of LANES lanes -> one vector whose lane i is the sum of vecs[i]
+    (a fixed tree of shuffles and adds: each level halves the segments of a pair
+    of vectors and packs them into one)."""
+    i32 = ir.IntType(32)
+    seg = LANES  # current segment length; each vector holds LANES // seg segments
+    while len(vecs) > 1:
+        half = seg // 2
+        lo_idx, hi_idx = [], []
+        for src in range(2):  # first operand, then second
+            for start in range(0, LANES, seg):
+                base = src * LANES + start
+                lo_idx += list(range(base, base + half))
+                hi_idx += list(range(base + half, base + seg))
+        lo_c = ir.Constant(ir.VectorType(i32, LANES), lo_idx)
+        hi_c = ir.Constant(ir.VectorType(i32, LANES), hi_idx)
+        vecs = [builder.fadd(builder.shuffle_vector(a, b, lo_c), builder.shuffle_vector(a, b, hi_c))
+                for a, b in zip(vecs[0::2], vecs[1::2])]
+        seg = half
+    return vecs[0]
+
+
+def _reduce_one(builder, total):
+    """The sum of one vector's lanes, by pairwise halving (a fixed order)."""
+    n = LANES
+    while n > 1:
+        n //= 2
+        lo = builder.shuffle_vector(total, total, ir.Constant(
+            ir.VectorType(ir.IntType(32), n), list(range(n))))
+        hi = builder.shuffle_vector(total, total, ir.Constant(
+            ir.VectorType(ir.IntType(32), n), list(range(n, 2 * n))))
+        total = builder.fadd(lo, hi)
+    return builder.extract_element(total, ir.Constant(ir.IntType(32), 0))
+
+
+@intrinsic
+def rows_dot_add(typingctx, r, P, poff, ldp, m, D, ntiles):
+    """r[q] += P[poff + q·ldp + (0..ntiles·LANES)] · D[0..ntiles·LANES] for q < m,
+    LANES rows at a time (their sums reduced together into one vector)."""
+    sig = types.void(r, P, poff, ldp, m, D, ntiles)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        r_, P_, poff_, ldp_, m_, D_, nt_ = args
+        poff_ = _i64(context, builder, poff_, at[2])
+        ldp_ = _i64(context, builder, ldp_, at[3])
+        m_ = _i64(context, builder, m_, at[4])
+        nt_ = _i64(context, builder, nt_, at[6])
+        dt = at[1].dtype
+        vecty = _vec_type(context, dt)
+        align = context.get_abi_sizeof(context.get_value_type(dt))
+        i64 = ir.IntType(64)
+        lanes = ir.Constant(i64, LANES)
+        accs = [cgutils.alloca_once_value(builder, ir.Constant(vecty, None))
+                for _ in range(LANES)]
+        groups = builder.udiv(m_, lanes)
+        with cgutils.for_range(builder, groups) as loop:
+            q0 = builder.mul(loop.index, lanes)
+            for acc in accs:
+                builder.store(ir.Constant(vecty, None), acc)
+            with cgutils.for_range(builder, nt_) as inner:
+                off = builder.mul(inner.index, lanes)
+                dv = _load(builder, _ptr(context, builder, at[5], D_, off), align)
+                for u, acc in enumerate(accs):
+                    row = builder.add(poff_, builder.mul(builder.add(q0, ir.Constant(i64, u)), ldp_))
+                    pv = _load(builder, _ptr(context, builder, at[1], P_, builder.add(row, off)),
+                               align)
+                    builder.store(_fma(builder, pv, dv, builder.load(acc)), acc)
+            sums = _reduce_many(builder, [builder.load(acc) for acc in accs])
+            rp = _ptr(context, builder, at[0], r_, q0)
+            builder.store(builder.fadd(_load(builder, rp, align), sums), rp, align=align)
+        done = builder.mul(groups, lanes)
+        acc = accs[0]
+        with cgutils.for_range(builder, builder.sub(m_, done)) as loop:
+            q = builder.add(done, loop.index)
+            row = builder.add(poff_, builder.mul(q, ldp_))
+            builder.store(ir.Constant(vecty, None), acc)
+            with cgutils.for_range(builder, nt_) as inner:
+                off = builder.mul(inner.index, lanes)
+                pv = _load(builder, _ptr(context, builder, at[1], P_, builder.add(row, off)), align)
+                dv = _load(builder, _ptr(context, builder, at[5], D_, off), align)
+                builder.store(_fma(builder, pv, dv, builder.load(acc)), acc)
+            s = _reduce_one(builder, builder.load(acc))
+            rp = _elem_ptr(context, builder, at[0], r_, q)
+            builder.store(builder.fadd(builder.load(rp, align=align), s), rp, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
