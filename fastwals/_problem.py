@@ -31,9 +31,10 @@ DUAL_NORM_BOUND = {np.float32: 1e2, np.float64: 1e8}
 # rows are read in place (slower: random reads at every step), so that scratch
 # never grows with the longest row
 CG_GATHER_BYTES = 4 << 20
-# the subspace solver gathers rows of up to this size (longer rows are read in
-# place, one block's columns at a time)
-SUBSPACE_GATHER_BYTES = 32 << 20
+# the subspace solver gathers rows of up to this size per thread (longer rows are
+# read in place, one block's columns at a time: measured 9% slower per iteration
+# at k = 256 than gathering every row, which needed 32 MB per thread)
+SUBSPACE_GATHER_BYTES = 4 << 20
 # ... and solves rows of at most this many observations exactly (Woodbury), per
 # unit of block size: a pass over every block costs about m·k·b plus a fixed
 # cost per block, the exact solve m²k (measured best at k = 256: 2, up to the
