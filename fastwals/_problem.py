@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from ._kernels.cg import cg_sweep
+from ._kernels.dense import first_nonfinite_row, gramian_blocks
 from ._kernels.lapack import make_work
 from ._kernels.loss import gramian64, observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
@@ -40,6 +41,8 @@ SUBSPACE_GATHER_BYTES = 4 << 20
 # cost per block, the exact solve m²k (measured best at k = 256: 2, up to the
 # order where the Woodbury system moves to BLAS, whose call overhead dominates)
 SUBSPACE_EXACT_FACTOR = 2.0
+# rows per block of the parallel Gramian (the blocks depend on the shape only)
+GRAM_BLOCK = 4096
 # rows per BLAS gemm when rotating factors in place (bounds each thread's temporary)
 ROTATE_BLOCK = 1024
 
@@ -146,10 +149,15 @@ def build(csr, params, row_weights, col_weights):
 
 
 def gramian(Y, w0):
-    """YᵀY for the solve (BLAS, in the factor dtype); zeros when w0 = 0 makes it unused."""
+    """YᵀY for the solve (in the factor dtype, BLAS syrk on fixed row blocks in
+    parallel); zeros when w0 = 0 makes it unused."""
+    k = Y.shape[1]
     if w0 == 0:
-        return np.zeros((Y.shape[1], Y.shape[1]), dtype=Y.dtype)
-    return np.ascontiguousarray(Y.T @ Y)
+        return np.zeros((k, k), dtype=Y.dtype)
+    # blocks of at least GRAM_BLOCK rows, and at most 64 of them (each holds a k×k part)
+    n_blocks = max(1, min(64, Y.shape[0] // GRAM_BLOCK))
+    parts = np.zeros((n_blocks, k, k), dtype=Y.dtype)
+    return gramian_blocks(Y, parts, make_work(n_blocks, k), np.ones(1, Y.dtype))
 
 
 def eigenbasis(G, w0, dtype):
@@ -229,9 +237,8 @@ def half_sweep(problem, side, Y, X):
             f"Cholesky failed for {side.name} row {row}: its system is not positive definite "
             f"(λ = {side.reg[row]:g}, {side.indptr[row + 1] - side.indptr[row]} observations). "
             f"Raise `regularization` (or use float64 / a positive `unobserved_weight`)")
-    # a finite float64 sum proves every entry finite without an n×k temporary
-    if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
-        row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+    row = first_nonfinite_row(X)
+    if row >= 0:
         raise FloatingPointError(
             f"{side.name} factors became NaN or infinite (first at row {row}); the problem is "
             f"badly scaled or ill-conditioned. Raise `regularization`, lower `alpha`, or use "
