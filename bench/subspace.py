@@ -26,7 +26,7 @@ def run(X, k, iterations, **kw):
     WALS(k, iterations=1, **kw).fit(X[:300])  # compile or load the cache
     times = []
     params = dict(regularization=0.1, alpha=1.0)
-    m = WALS(k, iterations=iterations, random_state=0, callback=lambda i, s, l: times.append(s),
+    m = WALS(k, iterations=iterations, random_state=0, callback=lambda it, s, loss: times.append(s),
              **params, **kw).fit(X)
     return float(np.median(times)), objective(X, params, m.user_factors_, m.item_factors_)
 

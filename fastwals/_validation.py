@@ -147,8 +147,8 @@ def as_csr(X, shape=None, dtype=np.float32, name="X"):
         csr = _from_triplet(X, shape, name)
     else:
         if shape is not None:
-            raise ValueError(f"shape is only for a (rows, cols, values) triplet; got shape={shape!r} "
-                             f"with {name} of type {type(X).__name__}")
+            raise ValueError(f"shape is only for a (rows, cols, values) triplet; got "
+                             f"shape={shape!r} with {name} of type {type(X).__name__}")
         if sp.issparse(X):
             csr = _from_sparse(X, name)
         else:

@@ -10,7 +10,8 @@ def split_random(X, test_fraction=0.2, random_state=None):
     """Split a CSR matrix's entries at random into (train, test) CSR arrays of the
     same shape; every entry lands in exactly one of them."""
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction!r}")
+        raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), "
+                         f"got {test_fraction!r}")
     rng = check_random_state(random_state)
     X = sp.csr_array(X)
     coo = X.tocoo()

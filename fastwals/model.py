@@ -41,8 +41,8 @@ class WALS:
     def __init__(self, factors=64, *, iterations=15, regularization=0.01, alpha=1.0,
                  unobserved_weight=1.0, confidence="linear", epsilon=1.0, feedback="implicit",
                  reg_exponent=0.0, row_weights=None, col_weights=None, solver="cholesky",
-                 cg_steps=3, block_size=32, dtype=np.float32, random_state=None, n_threads=None, calculate_loss=False,
-                 show_progress=False, callback=None):
+                 cg_steps=3, block_size=32, dtype=np.float32, random_state=None, n_threads=None,
+                 calculate_loss=False, show_progress=False, callback=None):
         self.factors = factors
         self.iterations = iterations
         self.regularization = regularization
@@ -84,13 +84,15 @@ class WALS:
         return self
 
     def __repr__(self):
-        defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}
+        signature = inspect.signature(type(self).__init__)
+        defaults = {n: p.default for n, p in signature.parameters.items()}
         changed = []
         for name, value in self.get_params().items():
             default = defaults[name]
             same = value is default or (not isinstance(value, np.ndarray) and value == default)
             if not same:
-                changed.append(f"{name}={'<array>' if isinstance(value, np.ndarray) else repr(value)}")
+                shown = "<array>" if isinstance(value, np.ndarray) else repr(value)
+                changed.append(f"{name}={shown}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------ fitting

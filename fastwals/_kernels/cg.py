@@ -9,7 +9,6 @@ O(k² + m·k). The row's factors are gathered once into a local block that every
 step reuses.
 """
 
-import numpy as np
 from numba import njit, prange
 
 from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row

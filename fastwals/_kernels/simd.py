@@ -220,7 +220,8 @@ def rows_dot_add(typingctx, r, P, poff, ldp, m, D, ntiles):
                 off = builder.mul(inner.index, lanes)
                 dv = _load(builder, _ptr(context, builder, at[5], D_, off), align)
                 for u, acc in enumerate(accs):
-                    row = builder.add(poff_, builder.mul(builder.add(q0, ir.Constant(i64, u)), ldp_))
+                    q = builder.add(q0, ir.Constant(i64, u))
+                    row = builder.add(poff_, builder.mul(q, ldp_))
                     pv = _load(builder, _ptr(context, builder, at[1], P_, builder.add(row, off)),
                                align)
                     builder.store(_fma(builder, pv, dv, builder.load(acc)), acc)
