@@ -174,12 +174,12 @@ def half_sweep(problem, side, Y, X):
     """Solve every row of X (in place) given the other side's factors Y; the
     iterative solvers start from X's current values.
 
-    Every solver works in the eigenbasis Q of YᵀY, and leaves both sides
-    there: Y is rotated in place to Y Q (as is X first, for the warm start of
-    CG and subspace) and X receives its solution in the same basis, X Q. The model X Yᵀ and the
-    objective are unchanged by a common rotation, so the fit never rotates back
-    (one rotation per half-sweep, and no rotated copy held). Returns Q, or None
-    when nothing was rotated."""
+    Every solver works in the eigenbasis Q of YᵀY, and leaves both sides there:
+    Y is rotated in place to Y Q (as is X first, for the warm start of CG and
+    subspace) and X receives its solution in the same basis, X Q. The model X Yᵀ
+    and the objective are unchanged by a common rotation, so the fit never
+    rotates back (one rotation per half-sweep, and no rotated copy held).
+    Returns Q, or None when nothing was rotated (w0 = 0)."""
     k = Y.shape[1]
     dtype = problem.dtype
     n_chunks = max(1, min(numba.get_num_threads(), side.n_rows))
@@ -195,40 +195,37 @@ def half_sweep(problem, side, Y, X):
     failed = np.full(n_chunks, -1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
-    G = gramian(Y, problem.w0)
-    Q = None
-    if problem.solver in ("cholesky", "cg", "subspace"):
-        Q, lam_eig = eigenbasis(G, problem.w0, dtype)
-        if Q is not None:
-            rotate_rows(Y, Q)
-            if problem.solver != "cholesky":  # the iterative solvers warm-start from X
-                rotate_rows(X, Q)
-        if problem.solver == "cholesky":
-            cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
-                           np.empty((n_chunks, k), dtype),
-                           np.empty((n_chunks, max(GATHER_BATCH, dual_max), k), dtype),
-                           np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
-                           np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                           failed)
-        elif problem.solver == "subspace":
-            b = problem.block_size
-            bp = -(-b // LANES) * LANES
-            cap = min(longest, max(GATHER_BATCH, SUBSPACE_GATHER_BYTES // (k * dtype.itemsize)))
-            long_rows = longest if longest > cap else 1
-            subspace_sweep(*rows, Y, lam_eig, *weights, b, dual_max,
-                           dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                           np.zeros((n_chunks, cap * k + 2 * LANES), dtype),
-                           np.zeros((n_chunks, long_rows * bp), dtype),
-                           np.empty((n_chunks, 2, longest), dtype),
-                           np.empty((n_chunks, -(-k // b) * bp * bp), dtype),
-                           np.empty((n_chunks, max(1, dual_max) ** 2), dtype),
-                           np.empty((n_chunks, 7, k + bp), dtype), make_work(n_chunks, k),
-                           np.ones(1, dtype), failed)
-        else:
-            cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
-            cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
-                     np.empty((n_chunks, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
-                     np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
+    Q, lam_eig = eigenbasis(gramian(Y, problem.w0), problem.w0, dtype)
+    if Q is not None:
+        rotate_rows(Y, Q)
+        if problem.solver != "cholesky":  # the iterative solvers warm-start from X
+            rotate_rows(X, Q)
+    if problem.solver == "cholesky":
+        cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
+                       np.empty((n_chunks, k), dtype),
+                       np.empty((n_chunks, max(GATHER_BATCH, dual_max), k), dtype),
+                       np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
+                       np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
+                       failed)
+    elif problem.solver == "subspace":
+        b = problem.block_size
+        bp = -(-b // LANES) * LANES
+        cap = min(longest, max(GATHER_BATCH, SUBSPACE_GATHER_BYTES // (k * dtype.itemsize)))
+        long_rows = longest if longest > cap else 1
+        subspace_sweep(*rows, Y, lam_eig, *weights, b, dual_max,
+                       dtype.type(DUAL_NORM_BOUND[dtype.type]),
+                       np.zeros((n_chunks, cap * k + 2 * LANES), dtype),
+                       np.zeros((n_chunks, long_rows * bp), dtype),
+                       np.empty((n_chunks, 2, longest), dtype),
+                       np.empty((n_chunks, -(-k // b) * bp * bp), dtype),
+                       np.empty((n_chunks, max(1, dual_max) ** 2), dtype),
+                       np.empty((n_chunks, 7, k + bp), dtype), make_work(n_chunks, k),
+                       np.ones(1, dtype), failed)
+    elif problem.solver == "cg":
+        cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
+        cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
+                 np.empty((n_chunks, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
+                 np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
     else:
         raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():
