@@ -3,11 +3,13 @@
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
 from fastwals import WALS, _problem
 from conftest import prepare, random_ratings, solve_side
+from reference import Reference
 from test_solve import MODES, _materialise
 
 
@@ -151,3 +153,44 @@ def test_subspace_rows_too_long_to_gather_are_read_in_place(monkeypatch):
     monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
     in_place = _subspace_sweeps(problem, X0, Y, 2)
     assert_allclose(in_place, gathered, rtol=1e-10, atol=1e-12 * np.abs(gathered).max())
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_users=st.integers(1, 40), n_items=st.integers(1, 40), k=st.integers(1, 40),
+       extra_block=st.integers(0, 3), density=st.floats(0.05, 1.0), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_subspace_single_block_equals_exact_on_random_shapes(n_users, n_items, k, extra_block,
+                                                             density, seed, dtype):
+    # block_size >= k: one pass is the exact solve. Random k (not multiples of the
+    # vector width) and row lengths on both sides of the exact-path cut-off
+    # exercise the padded vector tiles.
+    R = random_ratings(n_users, n_items, density, seed, empty_rows=(), empty_cols=())
+    if not R.any():
+        return  # an all-zero matrix is rejected; tested in test_validation
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((n_items, k))
+    X0 = rng.standard_normal((n_users, k))
+    params = dict(regularization=0.5)
+    exact = _sweep(R, dtype, params, "cholesky", X0, Y)
+    sub = _sweep(R, dtype, params, "subspace", X0, Y, block_size=k + extra_block)
+    tol = 1e-8 if dtype == np.float64 else 2e-4
+    assert_allclose(sub, exact, rtol=tol, atol=tol * max(1.0, np.abs(exact).max()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_users=st.integers(1, 30), n_items=st.integers(1, 30), k=st.integers(2, 40),
+       block=st.integers(1, 39), density=st.floats(0.05, 1.0), seed=st.integers(0, 2**16))
+def test_subspace_pass_never_increases_the_objective_on_random_shapes(n_users, n_items, k,
+                                                                      block, density, seed):
+    R = random_ratings(n_users, n_items, density, seed, empty_rows=(), empty_cols=())
+    if not R.any():
+        return  # an all-zero matrix is rejected; tested in test_validation
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((n_items, k))
+    X0 = rng.standard_normal((n_users, k))
+    params = dict(regularization=0.5, alpha=2.0)
+    X1 = _sweep(R, np.float64, params, "subspace", X0, Y, block_size=min(block, k - 1))
+    ref = Reference(R, **params)
+    before, after = ref.objective(X0, Y), ref.objective(X1, Y)
+    assert after <= before * (1 + 1e-12)
+    assert after >= ref.objective(ref.solve_users(Y), Y) * (1 - 1e-9)  # never below the optimum
