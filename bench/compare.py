@@ -9,7 +9,8 @@ A = YᵀY + Σ (C − 1) y yᵀ + λI, b = Σ C y), the same k, iterations,
 regularization and float32, and BLAS is limited to one thread for both, as
 implicit asks. Time per iteration is the median of the per-iteration times each
 library reports to its callback (both half-sweeps, no loss); each side is
-warmed up first so no compilation is timed. The loss of both final models is
+warmed up first so no compilation is timed. With --repeats N each side is fitted
+N times, alternating, and the median of the N fits' times is reported. The loss of both final models is
 the fastwals objective evaluated in float64 on their factors.
 """
 
@@ -125,6 +126,10 @@ def main(argv=None):
                     help="comma-separated fastwals solvers; cholesky is compared with "
                          "implicit's use_cg=False, cg with its use_cg=True")
     ap.add_argument("--no-implicit", action="store_true")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="fit each side this many times, alternating fastwals and implicit, "
+                         "and report the median of the per-fit times (this machine is shared "
+                         "and noisy)")
     args = ap.parse_args(argv)
     solvers = args.solvers.split(",")
 
@@ -147,14 +152,19 @@ def main(argv=None):
             C = implicit_confidence(X, params)
             for k in map(int, args.factors.split(",")):
                 for solver in solvers:
-                    t_fw, U, V = time_fastwals(X, k, args.iterations, params, solver)
+                    with_implicit = not args.no_implicit and solver in ("cholesky", "cg")
+                    fw_times, im_times = [], []
+                    for _ in range(args.repeats):
+                        t, U, V = time_fastwals(X, k, args.iterations, params, solver)
+                        fw_times.append(t)
+                        if with_implicit:
+                            t, Ui, Vi = time_implicit(C, k, args.iterations, params,
+                                                      use_cg=solver == "cg")
+                            im_times.append(t)
+                    t_fw = float(np.median(fw_times))
                     loss_fw = objective(X, params, U, V)
-                    if args.no_implicit or solver not in ("cholesky", "cg"):
-                        t_im = loss_im = float("nan")
-                    else:
-                        t_im, Ui, Vi = time_implicit(C, k, args.iterations, params,
-                                                     use_cg=solver == "cg")
-                        loss_im = objective(X, params, Ui, Vi)
+                    t_im = float(np.median(im_times)) if with_implicit else float("nan")
+                    loss_im = objective(X, params, Ui, Vi) if with_implicit else float("nan")
                     rate = "–"
                     if solver == "cholesky":
                         rate = (f"{cholesky_flops(X, k) / t_fw / 1e9:.0f} / "

@@ -47,26 +47,32 @@ PREFETCH_AHEAD = 8
 
 
 @intrinsic
-def prefetch_row(typingctx, arr, row):
-    """Hint the CPU to bring the first four cache lines of arr[row, :] into cache
-    (LLVM's prefetch: no fault, no effect on results)."""
-    sig = types.void(arr, row)
+def _prefetch_line(typingctx, arr, row, col):
+    """Hint the CPU to bring the cache line holding arr[row, col] into cache (LLVM's
+    prefetch: no fault, no effect on results)."""
+    sig = types.void(arr, row, col)
 
     def codegen(context, builder, signature, args):
-        aryty, rowty = signature.args
+        aryty, rowty, colty = signature.args
         ary = context.make_array(aryty)(context, builder, args[0])
         r = context.cast(builder, args[1], rowty, types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary,
-                                       [r, context.get_constant(types.intp, 0)])
+        c = context.cast(builder, args[2], colty, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [r, c])
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        base = builder.bitcast(ptr, i8p)
-        for line in range(4):
-            addr = builder.gep(base, [ir.Constant(ir.IntType(64), 64 * line)])
-            # read, high locality, data cache
-            builder.call(fn, [addr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        # read, high locality, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_row(arr, row):
+    """Prefetch every cache line of arr[row, :] (a C-contiguous row)."""
+    step = max(1, 64 // arr.itemsize)
+    for col in range(0, arr.shape[1], step):
+        _prefetch_line(arr, row, col)
