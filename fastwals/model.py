@@ -125,7 +125,8 @@ class WALS:
             done = self.n_iter_
         else:
             rng = check_random_state(p["random_state"])
-            # small random start; the first half-sweep (users) depends only on Y
+            # small random start (the exact solver's first half-sweep uses only Y;
+            # CG and subspace also start from X)
             X_f = _small_normal(rng, (n_users, k), dtype)
             Y_f = _small_normal(rng, (n_items, k), dtype)
             history, done = [], 0
