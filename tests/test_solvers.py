@@ -155,6 +155,15 @@ def test_subspace_rows_too_long_to_gather_are_read_in_place(monkeypatch):
     assert_allclose(in_place, gathered, rtol=1e-10, atol=1e-12 * np.abs(gathered).max())
 
 
+def _random_problem(n_users, n_items, k, density, seed):
+    """(R, Y, X0) for a random shape, or (None, None, None) when R came out empty."""
+    R = random_ratings(n_users, n_items, density, seed, empty_rows=(), empty_cols=())
+    if not R.any():
+        return None, None, None
+    rng = np.random.default_rng(seed)
+    return R, rng.standard_normal((n_items, k)), rng.standard_normal((n_users, k))
+
+
 @settings(max_examples=30, deadline=None)
 @given(n_users=st.integers(1, 40), n_items=st.integers(1, 40), k=st.integers(1, 40),
        extra_block=st.integers(0, 3), density=st.floats(0.05, 1.0), seed=st.integers(0, 2**16),
@@ -164,12 +173,9 @@ def test_subspace_single_block_equals_exact_on_random_shapes(n_users, n_items, k
     # block_size >= k: one pass is the exact solve. Random k (not multiples of the
     # vector width) and row lengths on both sides of the exact-path cut-off
     # exercise the padded vector tiles.
-    R = random_ratings(n_users, n_items, density, seed, empty_rows=(), empty_cols=())
-    if not R.any():
+    R, Y, X0 = _random_problem(n_users, n_items, k, density, seed)
+    if R is None:
         return  # an all-zero matrix is rejected; tested in test_validation
-    rng = np.random.default_rng(seed)
-    Y = rng.standard_normal((n_items, k))
-    X0 = rng.standard_normal((n_users, k))
     params = dict(regularization=0.5)
     exact = _sweep(R, dtype, params, "cholesky", X0, Y)
     sub = _sweep(R, dtype, params, "subspace", X0, Y, block_size=k + extra_block)
@@ -182,12 +188,9 @@ def test_subspace_single_block_equals_exact_on_random_shapes(n_users, n_items, k
        block=st.integers(1, 39), density=st.floats(0.05, 1.0), seed=st.integers(0, 2**16))
 def test_subspace_pass_never_increases_the_objective_on_random_shapes(n_users, n_items, k,
                                                                       block, density, seed):
-    R = random_ratings(n_users, n_items, density, seed, empty_rows=(), empty_cols=())
-    if not R.any():
+    R, Y, X0 = _random_problem(n_users, n_items, k, density, seed)
+    if R is None:
         return  # an all-zero matrix is rejected; tested in test_validation
-    rng = np.random.default_rng(seed)
-    Y = rng.standard_normal((n_items, k))
-    X0 = rng.standard_normal((n_users, k))
     params = dict(regularization=0.5, alpha=2.0)
     X1 = _sweep(R, np.float64, params, "subspace", X0, Y, block_size=min(block, k - 1))
     ref = Reference(R, **params)
