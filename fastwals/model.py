@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from . import _problem
+from . import _problem, persistence
 from ._threads import compute_threads
 from ._validation import as_csr, check_nonnegative, check_params, check_random_state, \
     check_weights
@@ -163,6 +163,19 @@ class WALS:
             if progress is not None:
                 progress.close()
         return self
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, path):
+        """Write the model (hyperparameters and fitted state) to `path` as a
+        versioned .npz archive, atomically: a temporary file, then a rename."""
+        persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`. A missing, truncated, corrupt,
+        foreign or newer-version file raises an error naming the file."""
+        return persistence.load(cls, path)
 
     def _warm_factors(self, n_users, n_items, k, dtype):
         if not hasattr(self, "user_factors_"):
