@@ -88,11 +88,15 @@ def test_foreign_npz(tmp_path):
         WALS.load(path)
 
 
+def _saved_arrays(model, path):
+    model.save(path)
+    with np.load(path) as archive:
+        return dict(archive)
+
+
 def test_newer_format_version(fitted, tmp_path):
     path = tmp_path / "model.npz"
-    fitted.save(path)
-    with np.load(path) as archive:
-        arrays = dict(archive)
+    arrays = _saved_arrays(fitted, path)
     arrays["format_version"] = np.array(persistence.FORMAT_VERSION + 1)
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=r"format version 2, written by a newer fastwals; "
@@ -102,9 +106,7 @@ def test_newer_format_version(fitted, tmp_path):
 
 def test_damaged_contents(fitted, tmp_path):
     path = tmp_path / "model.npz"
-    fitted.save(path)
-    with np.load(path) as archive:
-        arrays = dict(archive)
+    arrays = _saved_arrays(fitted, path)
     params = json.loads(str(arrays["params"]))
     params["dtype"] = "complex64-ish"
     arrays["params"] = np.array(json.dumps(params))
