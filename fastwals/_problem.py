@@ -12,9 +12,9 @@ import numba
 import numpy as np
 
 from ._kernels.cg import cg_sweep
-from ._kernels.dense import first_nonfinite_row, gramian_blocks
+from ._kernels.dense import first_nonfinite_row, gramian64, gramian_blocks
 from ._kernels.lapack import make_work
-from ._kernels.loss import gramian64, observed_loss_rows, weighted_sq_norms
+from ._kernels.loss import observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES
 from ._kernels.solve import SMALL_ORDER, cholesky_sweep

@@ -1,5 +1,6 @@
-"""Dense whole-matrix steps between the sweeps, in parallel: the Gramian YᵀY
-and the finiteness check of a solved side.
+"""Dense whole-matrix steps, in parallel: the Gramian YᵀY (in the factor dtype
+for the solvers, in float64 for the objective) and the finiteness check of a
+solved side.
 
 BLAS stays capped at one thread during a fit, so these split the rows into
 fixed blocks themselves; blocks are fixed by the shape alone and partial results
@@ -9,14 +10,28 @@ are combined in block order, so the results do not depend on the thread count.
 import numpy as np
 from numba import njit, prange
 
+from ._common import FASTMATH
 from .lapack import syrk_lower
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _symmetric_sum(parts):
+    """Σ parts (lower triangles), in order, mirrored into a full symmetric matrix."""
+    k = parts.shape[1]
+    G = np.zeros((k, k), dtype=parts.dtype)
+    for b in range(parts.shape[0]):
+        G += parts[b]
+    for a in range(k):
+        for j in range(a):
+            G[j, a] = G[a, j]
+    return G
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def gramian_blocks(Y, parts, work, ones):
     """YᵀY (full, symmetric): parts[b] (k×k, zeroed by the caller) receives block
     b's rows' contribution by one BLAS syrk; the parts are summed in order."""
-    n, k = Y.shape
+    n = Y.shape[0]
     n_blocks = parts.shape[0]
     block = (n + n_blocks - 1) // n_blocks
     for b in prange(n_blocks):
@@ -24,13 +39,23 @@ def gramian_blocks(Y, parts, work, ones):
         hi = min(n, lo + block)
         if hi > lo:
             syrk_lower(parts[b], Y[lo:hi], hi - lo, work[b], ones)
-    G = np.zeros((k, k), dtype=Y.dtype)
-    for b in range(n_blocks):
-        G += parts[b]
-    for a in range(k):
-        for j in range(a):
-            G[j, a] = G[a, j]
-    return G
+    return _symmetric_sum(parts)
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+def gramian64(X, block):
+    """XᵀX accumulated in float64 over fixed row blocks (for the objective)."""
+    n, k = X.shape
+    n_blocks = (n + block - 1) // block
+    parts = np.zeros((n_blocks, k, k))
+    for c in prange(n_blocks):
+        P = parts[c]
+        for u in range(c * block, min(n, (c + 1) * block)):
+            for a in range(k):
+                xa = np.float64(X[u, a])
+                for j in range(a + 1):
+                    P[a, j] += xa * np.float64(X[u, j])
+    return _symmetric_sum(parts)
 
 
 @njit(parallel=True, cache=True, nogil=True)

@@ -46,26 +46,3 @@ def weighted_sq_norms(Y, reg, out):
         for a in range(Y.shape[1]):
             s += np.float64(Y[i, a]) * np.float64(Y[i, a])
         out[i] = reg[i] * s
-
-
-@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
-def gramian64(X, block):
-    """XᵀX accumulated in float64 over fixed row blocks, summed in block order,
-    so the result does not depend on the thread count."""
-    n, k = X.shape
-    n_blocks = (n + block - 1) // block
-    parts = np.zeros((n_blocks, k, k))
-    for c in prange(n_blocks):
-        P = parts[c]
-        for u in range(c * block, min(n, (c + 1) * block)):
-            for a in range(k):
-                xa = np.float64(X[u, a])
-                for j in range(a + 1):
-                    P[a, j] += xa * np.float64(X[u, j])
-    G = np.zeros((k, k))
-    for c in range(n_blocks):
-        G += parts[c]
-    for a in range(k):
-        for j in range(a):
-            G[j, a] = G[a, j]
-    return G
