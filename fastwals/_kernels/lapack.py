@@ -41,7 +41,6 @@ _sgemm, _dgemm = _bind("s", "gemm"), _bind("d", "gemm")
 # BLAS takes every scalar by pointer, so the scalars live here
 W_UPLO, W_TRANS, W_ORDER, W_M, W_ONE, W_INFO, W_TRANS_T, W_N, W_LD, W_RANK = range(10)
 WORK_SIZE = 10
-W_K = W_ORDER  # the order `make_work` was given (the default matrix size)
 _U, _N, _T = ord("U"), ord("N"), ord("T")
 
 

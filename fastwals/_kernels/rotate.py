@@ -7,7 +7,7 @@ with Numba's for the cores).
 
 from numba import njit, prange
 
-from .lapack import make_work, matmul_rows  # noqa: F401  (make_work: for callers)
+from .lapack import matmul_rows
 
 
 @njit(parallel=True, cache=True, nogil=True)

@@ -84,7 +84,7 @@ def _small_spd_solve(S, b, n):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _dual_row(lo, m, d, dinv, W, b, bound, A, v, work, ones):
+def dual_row(m, d, dinv, W, b, bound, A, v, work, ones):
     """Woodbury solve of one row (see the module docstring) given W = gathered
     Z (m × k, not yet scaled by D^(-1/2)), b̂, and the diagonal d of D_u.
     Leaves x̂ in b. Returns 1 when solved, 0 when ‖W‖² exceeds the bound (W
@@ -148,6 +148,15 @@ def _dual_row(lo, m, d, dinv, W, b, bound, A, v, work, ones):
     return 1
 
 
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _set_diagonal(A, d):
+    """A's lower triangle ← diag(d): the part of every row's system that is shared."""
+    for a in range(d.size):
+        for j in range(a):
+            A[a, j] = 0.0
+        A[a, a] = d[a]
+
+
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, starts, X, A_scratch, b_scratch,
@@ -183,23 +192,16 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                 d[a] = lam_eig[a] + reg[u]
                 positive &= d[a] > 0.0
                 b[a] = 0.0
-            status = 0
             if m <= dual_max and positive:
                 _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
                         col_weights, Z, b)
-                status = _dual_row(lo, m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
+                status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
                 if status == 0:  # direct path, reusing the gathered block
-                    for a in range(k):
-                        for j in range(a):
-                            A[a, j] = 0.0
-                        A[a, a] = d[a]
+                    _set_diagonal(A, d)
                     syrk_lower(A, Z, m, wk, ones)
                     status = 1 if posv_lower(A, b, wk) == 0 else -1
             else:
-                for a in range(k):
-                    for j in range(a):
-                        A[a, j] = 0.0
-                    A[a, a] = d[a]
+                _set_diagonal(A, d)
                 for start in range(lo, hi, batch):
                     mb = min(batch, hi - start)
                     _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,

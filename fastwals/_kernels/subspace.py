@@ -34,7 +34,7 @@ from numba import njit, prange
 
 from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
 from .simd import LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_scale
-from .solve import _dual_row
+from .solve import dual_row
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
@@ -186,7 +186,7 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                     col_weights, gathered, W, s, r, b)
             if gathered and m <= exact_max and positive:
                 W2 = W[:m * k].reshape((m, k))
-                status = _dual_row(lo, m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)
+                status = dual_row(m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)
                 if status == 1:
                     for a in range(k):
                         x[a] = b[a]
