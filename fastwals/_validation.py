@@ -136,9 +136,11 @@ def _index_dtype(indptr, indices):
     return np.dtype(np.int64)
 
 
-def as_csr(X, shape=None, dtype=np.float32, name="X"):
+def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False):
     """Any accepted input -> canonical scipy CSR array (sorted indices, duplicates
     summed, stored zeros dropped) with `dtype` values and int32/int64 indices.
+    allow_empty: accept a matrix without non-zero entries (rows to fold in, items
+    to exclude), else that is an error: there would be nothing to factorize.
 
     Never modifies X; returns X's own arrays only when they already are canonical.
     """
@@ -157,7 +159,7 @@ def as_csr(X, shape=None, dtype=np.float32, name="X"):
     if n_rows == 0 or n_cols == 0:
         raise ValueError(f"{name} is empty: shape {csr.shape}; need at least one row and column")
     _check_values(csr, name)
-    if csr.nnz == 0 or not np.any(csr.data):
+    if not allow_empty and (csr.nnz == 0 or not np.any(csr.data)):
         raise ValueError(f"{name} has no non-zero entries (shape {csr.shape}); "
                          f"there is nothing to factorize")
 
@@ -171,10 +173,37 @@ def as_csr(X, shape=None, dtype=np.float32, name="X"):
                         csr.indptr.astype(index_dtype)), shape=csr.shape, copy=True)
     csr.sum_duplicates()
     csr.eliminate_zeros()
-    if csr.nnz == 0:
+    if csr.nnz == 0 and not allow_empty:
         raise ValueError(f"{name} has no non-zero entries once duplicates are summed "
                          f"(shape {csr.shape}); there is nothing to factorize")
     return csr
+
+
+def check_shape(name, csr, rows, cols, hint=""):
+    if csr.shape[0] not in rows or csr.shape[1] != cols:
+        expected = " or ".join(f"({r}, {cols})" for r in rows)
+        raise ValueError(f"{name} must have shape {expected}, got {csr.shape}{hint}")
+
+
+def check_ids(name, ids, n, what):
+    """One id or a 1-D array of ids in 0..n-1 -> (int64 array, given as a scalar?)."""
+    scalar = np.ndim(ids) == 0
+    arr = np.atleast_1d(np.asarray(ids))
+    if arr.ndim != 1 or (arr.size and (arr.dtype.kind not in "iu" or arr.dtype == bool)):
+        raise TypeError(f"{name} must be an integer id or a 1-D array of integer ids, got "
+                        f"{type(ids).__name__} of shape {arr.shape}, dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    bad = (arr < 0) | (arr >= n)
+    if bad.any():
+        raise ValueError(f"{name}: id {arr[bad][0]} is outside 0..{n - 1} (the model has {n} "
+                         f"{what}s)")
+    return arr, scalar
+
+
+def check_unique(name, ids):
+    if np.unique(ids).size != ids.size:
+        raise ValueError(f"{name} must not repeat an id; {ids.size - np.unique(ids).size} "
+                         f"repeats")
 
 
 def _from_sparse(X, name):

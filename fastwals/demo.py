@@ -34,11 +34,11 @@ def run(n_users=3000, n_items=1500, n_draws=60000, factors=32, iterations=10,
     model.fit(train)
     say(f"fit: {time.perf_counter() - start:.2f} s")
 
-    X_f, Y_f = model.user_factors_, model.item_factors_
-    popularity = np.asarray(train.sum(axis=0)).ravel().astype(np.float64)
-    wals = ranking_metrics(lambda users: X_f[users] @ Y_f.T, train, test, K)
-    pop = ranking_metrics(lambda users: np.broadcast_to(popularity, (users.size, n_items)),
-                          train, test, K)
+    # popularity as a rank-1 model: every user scores an item by its training count
+    popularity = np.asarray(train.sum(axis=0), dtype=np.float32).reshape(-1, 1)
+    wals = ranking_metrics(model, train, test, K, n_threads=n_threads)
+    pop = ranking_metrics((np.ones((n_users, 1), np.float32), popularity), train, test, K,
+                          n_threads=n_threads)
     say(f"held-out ranking over {wals['users']} users (training items excluded):")
     say(f"  {'model':<12}{'recall@' + str(K):>12}{'ndcg@' + str(K):>12}")
     for name, m in (("WALS", wals), ("popularity", pop)):

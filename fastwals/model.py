@@ -5,10 +5,10 @@ import time
 
 import numpy as np
 
-from . import _problem, persistence
+from . import _problem, foldin, metrics, persistence, serving
 from ._threads import compute_threads
-from ._validation import as_csr, check_nonnegative, check_params, check_random_state, \
-    check_weights
+from ._validation import as_csr, check_ids, check_int, check_n_threads, check_nonnegative, \
+    check_params, check_random_state, check_unique, check_weights
 
 
 class WALS:
@@ -97,7 +97,7 @@ class WALS:
 
     # ------------------------------------------------------------ fitting
 
-    def fit(self, X, *, shape=None, warm_start=False):
+    def fit(self, X, *, shape=None, warm_start=False, validation=None, patience=None):
         """Fit to X, users × items: a scipy.sparse matrix or array, a dense 2-D
         array, or a ``(rows, cols, values)`` triplet (with ``shape=``, else
         inferred). Duplicates are summed; entries equal to zero count as
@@ -106,7 +106,15 @@ class WALS:
         ``warm_start=True`` continues from the current factors (the model must
         already be fitted on a matrix of the same shape and with the same
         ``factors`` and ``dtype``); ``n_iter_`` and ``loss_history_`` then
-        accumulate. Returns self.
+        accumulate.
+
+        ``validation=(test, metric, K)``: after every iteration, rank the items
+        of ``test`` (users × items like X; X's items excluded) and record
+        ``metric`` at K (a name from ``fastwals.metrics.METRICS``, e.g. "ndcg")
+        in ``validation_history_``; at the end the model keeps the factors of the
+        best iteration (``best_iteration_``, counted like ``n_iter_``), which costs
+        a copy of both factor matrices. ``patience=n`` stops after n iterations
+        without improvement. Returns self.
         """
         p = check_params(self.get_params())
         dtype = p["dtype"]
@@ -117,6 +125,11 @@ class WALS:
         rw = check_weights("row_weights", p["row_weights"], n_users, "user (row of X)", dtype)
         cw = check_weights("col_weights", p["col_weights"], n_items, "item (column of X)", dtype)
         problem = _problem.build(csr, p, rw, cw)
+        scorer = None if validation is None else metrics.validation_scorer(csr, validation)
+        if patience is not None:
+            patience = check_int("patience", patience, 1)
+            if scorer is None:
+                raise ValueError("patience needs validation=(test_matrix, metric, K)")
 
         k = p["factors"]
         if warm_start:
@@ -131,11 +144,16 @@ class WALS:
             Y_f = _small_normal(rng, (n_items, k), dtype)
             history, done = [], 0
 
-        fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_")
+        fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_",
+                  "validation_history_", "best_iteration_")
         previous = {name: self.__dict__[name] for name in fitted if name in self.__dict__}
         progress = _progress(p["iterations"], p["show_progress"])
         self.user_factors_, self.item_factors_ = X_f, Y_f
         self.n_iter_, self.loss_history_ = done, history
+        for name in ("validation_history_", "best_iteration_"):  # only a validated fit has them
+            self.__dict__.pop(name, None)
+        best = None  # (score, n_iter_, user factors, item factors)
+        scores = []
         try:
             with compute_threads(p["n_threads"]):
                 for it in range(p["iterations"]):
@@ -147,12 +165,21 @@ class WALS:
                     self.n_iter_ += 1
                     if loss is not None:
                         history.append(loss)
+                    if scorer is not None:
+                        scores.append(scorer(X_f, Y_f))
+                        if best is None or scores[-1] > best[0]:
+                            best = (scores[-1], self.n_iter_, X_f.copy(), Y_f.copy())
                     if progress is not None:
                         progress.update(1)
                         if loss is not None:
                             progress.set_postfix(loss=f"{loss:.6g}")
                     if p["callback"] is not None and p["callback"](it, seconds, loss) is True:
                         break
+                    if patience is not None and self.n_iter_ - best[1] >= patience:
+                        break
+            if best is not None:
+                _, self.best_iteration_, self.user_factors_, self.item_factors_ = best
+                self.validation_history_ = scores
         except BaseException:
             # half-updated factors are not a model: put back what was there before
             for name in fitted:
@@ -177,6 +204,133 @@ class WALS:
         foreign or newer-version file raises an error naming the file."""
         return persistence.load(cls, path)
 
+    # ------------------------------------------------------------ serving
+
+    def recommend(self, user_ids, user_items=None, N=10, filter_already_liked_items=True,
+                  filter_items=None, items=None):
+        """The N best items for one user id or an array of them, as ``(ids, scores)``,
+        best first (ties: lower item id first).
+
+        ``user_items``: the users' interactions, one row per requested user (as
+        implicit takes it) or the whole users × items matrix; needed when
+        ``filter_already_liked_items`` (their items are never returned).
+        ``filter_items``: item ids never returned; ``items``: rank only among
+        these ids. One user gives 1-D arrays holding only the places that could be
+        filled; a batch gives (len(user_ids), N) arrays padded with id -1 and
+        score -inf where the filters leave fewer than N items.
+        """
+        self._check_fitted("recommend")
+        if np.ndim(user_ids) == 0 and user_items is not None:
+            user_items = _one_row(user_items)  # one user's row as a 1-D array
+        with compute_threads(check_n_threads(self.n_threads)):
+            return serving.recommend(self.user_factors_, self.item_factors_, user_ids,
+                                     user_items, N, filter_already_liked_items, filter_items,
+                                     items)
+
+    def recommend_all(self, N=10, user_items=None, filter_already_liked_items=True,
+                      filter_items=None, items=None):
+        """:meth:`recommend` for every user, as (users × N) arrays; ``user_items`` is
+        then the whole users × items matrix. Memory: the output and, per thread, one
+        tile of scores; never a users × items score matrix."""
+        self._check_fitted("recommend_all")
+        ids = np.arange(self.user_factors_.shape[0])
+        with compute_threads(check_n_threads(self.n_threads)):
+            return serving.recommend(self.user_factors_, self.item_factors_, ids, user_items,
+                                     N, filter_already_liked_items, filter_items, items)
+
+    def similar_items(self, item_ids, N=10, filter_items=None, items=None):
+        """The N items most similar to each given item by cosine of their factors,
+        the item itself excluded; ``(ids, scores)`` shaped as in :meth:`recommend`."""
+        self._check_fitted("similar_items")
+        with compute_threads(check_n_threads(self.n_threads)):
+            return serving.similar(self.item_factors_, item_ids, N, filter_items, items, "item")
+
+    def similar_users(self, user_ids, N=10, filter_users=None, users=None):
+        """The N users most similar to each given user by cosine (see similar_items)."""
+        self._check_fitted("similar_users")
+        with compute_threads(check_n_threads(self.n_threads)):
+            return serving.similar(self.user_factors_, user_ids, N, filter_users, users, "user")
+
+    # ------------------------------------------------------------ fold-in
+
+    def transform(self, user_items, row_weights=None):
+        """Factors for new (or updated) users, rows × items, by an exact solve of
+        the same objective with the item factors fixed (they are not changed).
+        ``row_weights``: one weight per row (default 1). Returns (rows × factors)."""
+        self._check_fitted("transform")
+        return foldin.solve_rows(self, "user", user_items, row_weights, name="user_items")
+
+    def recalculate_user(self, user_items, row_weight=None):
+        """One user's factors from their row of interactions (a 1-D array over
+        items or a 1-row matrix): :meth:`transform` for one user."""
+        self._check_fitted("recalculate_user")
+        rows = _one_row(user_items)
+        weights = None if row_weight is None else [row_weight]
+        return foldin.solve_rows(self, "user", rows, weights, name="user_items")[0]
+
+    def recalculate_item(self, item_users, col_weight=None):
+        """One item's factors from its column of interactions over users."""
+        self._check_fitted("recalculate_item")
+        rows = _one_row(item_users)
+        weights = None if col_weight is None else [col_weight]
+        return foldin.solve_rows(self, "item", rows, weights, name="item_users")[0]
+
+    def partial_fit_users(self, user_ids, user_items):
+        """Refresh the given users' factors from their rows of interactions
+        (one row per id, over items) with the item factors fixed. Ids beyond the
+        fitted users add users: they must continue the range (n_users, n_users+1, …).
+        With per-user ``row_weights``, new users get weight 1. Returns self."""
+        return self._partial_fit("user", user_ids, user_items)
+
+    def partial_fit_items(self, item_ids, item_users):
+        """:meth:`partial_fit_users` for items: one row per id, over users."""
+        return self._partial_fit("item", item_ids, item_users)
+
+    def explain(self, user_id, user_items, item_id, N=10):
+        """Why ``item_id`` scores as it does for a user: ``(score, items,
+        contributions)``, the score of the user folded in from ``user_items``
+        (their row, or the whole matrix) as a sum over their observed items, with
+        the N largest contributions, largest first (as implicit's explain)."""
+        self._check_fitted("explain")
+        n_users, n_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
+        user_id = int(check_ids("user_id", user_id, n_users, "user")[0][0])
+        item_id = int(check_ids("item_id", item_id, n_items, "item")[0][0])
+        return foldin.explain(self, user_id, _one_row(user_items), item_id,
+                              check_int("N", N, 1))
+
+    def _partial_fit(self, side, ids, rows):
+        self._check_fitted(f"partial_fit_{side}s")
+        name = "user" if side == "user" else "item"
+        attr, weights_param = (("user_factors_", "row_weights") if side == "user"
+                               else ("item_factors_", "col_weights"))
+        F = getattr(self, attr)
+        n = F.shape[0]
+        ids, _ = check_ids(f"{name}_ids", ids, np.iinfo(np.int64).max, name)
+        check_unique(f"{name}_ids", ids)
+        new = np.sort(ids[ids >= n])
+        if new.size and not np.array_equal(new, np.arange(n, n + new.size)):
+            raise ValueError(f"{name}_ids: new ids must continue the range of the {n} fitted "
+                             f"{name}s ({n}, {n + 1}, ...); got {new[:5].tolist()}")
+        weights = getattr(self, weights_param)
+        row_w = None
+        if weights is not None:
+            full = np.concatenate([np.asarray(weights, dtype=np.float64), np.ones(new.size)])
+            row_w = full[ids]
+        solved = foldin.solve_rows(self, side, rows, row_w,
+                                   name="user_items" if side == "user" else "item_users",
+                                   n_rows=ids.size)
+        grown = np.concatenate([F, np.zeros((new.size, F.shape[1]), F.dtype)]) if new.size \
+            else F.copy()
+        grown[ids] = solved
+        setattr(self, attr, grown)
+        if weights is not None and new.size:
+            setattr(self, weights_param, full)
+        return self
+
+    def _check_fitted(self, what):
+        if not hasattr(self, "user_factors_"):
+            raise ValueError(f"{what} needs a fitted model; call fit(X) first")
+
     def _warm_factors(self, n_users, n_items, k, dtype):
         if not hasattr(self, "user_factors_"):
             raise ValueError("warm_start=True needs a fitted model; call fit(X) first")
@@ -188,6 +342,16 @@ class WALS:
                 f"Refit with warm_start=False")
         # copies, so that a failed warm fit leaves the previous model intact
         return X_f.copy(), Y_f.copy()
+
+
+def _one_row(row):
+    """A 1-D array over the other side (dense, or sparse as a csr_array's row
+    X[u] is) becomes a 1-row matrix; matrices pass."""
+    if hasattr(row, "tocsr"):
+        return row.reshape(1, -1) if row.ndim == 1 else row
+    if np.ndim(row) == 1:
+        return np.asarray(row)[None, :]
+    return row
 
 
 def _small_normal(rng, shape, dtype):

@@ -3,11 +3,9 @@ import subprocess
 import sys
 
 import numpy as np
-import scipy.sparse as sp
 
 from fastwals.datasets import synthetic_implicit
 from fastwals.demo import run
-from fastwals.metrics import ranking_metrics, split_random
 
 
 def test_synthetic_data_shape_values_and_planted_structure():
@@ -17,26 +15,6 @@ def test_synthetic_data_shape_values_and_planted_structure():
     assert 3000 < X.nnz <= 8000
     Y, _ = synthetic_implicit(400, 300, 8000, random_state=1)
     assert (X != Y).nnz == 0  # seeded
-
-
-def test_split_random_keeps_every_entry_once():
-    X, _ = synthetic_implicit(200, 100, 3000, random_state=2)
-    train, test = split_random(X, 0.25, random_state=0)
-    assert train.nnz + test.nnz == X.nnz
-    assert (train + test != X).nnz == 0
-    assert train.multiply(test).nnz == 0
-    assert 0.15 < test.nnz / X.nnz < 0.35
-
-
-def test_ranking_metrics_on_a_hand_checked_case():
-    train = sp.csr_array(np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=float))
-    test = sp.csr_array(np.array([[0, 0, 1, 1], [0, 1, 0, 0]], dtype=float))
-    scores = np.array([[9.0, 1.0, 3.0, 2.0], [0.0, 0.5, 2.0, 1.0]])
-    m = ranking_metrics(lambda users: scores[users], train, test, K=2)
-    # user 0: item 0 excluded, top-2 = [2, 3] both relevant; user 1: top-2 = [2, 3], miss
-    assert m["users"] == 2
-    assert np.isclose(m["recall"], (1.0 + 0.0) / 2)
-    assert np.isclose(m["ndcg"], (1.0 + 0.0) / 2)
 
 
 def test_demo_beats_popularity():

@@ -40,7 +40,8 @@ _sgemm, _dgemm = _bind("s", "gemm"), _bind("d", "gemm")
 # layout of the small per-thread work array the callers pass as `work` (int32):
 # BLAS takes every scalar by pointer, so the scalars live here
 W_UPLO, W_TRANS, W_ORDER, W_M, W_ONE, W_INFO, W_TRANS_T, W_N, W_LD, W_RANK = range(10)
-WORK_SIZE = 10
+W_GM, W_GN, W_GK, W_LDC = range(10, 14)  # scores_tile's gemm dimensions
+WORK_SIZE = 14
 _U, _N, _T = ord("U"), ord("N"), ord("T")
 
 
@@ -120,3 +121,26 @@ def posv_lower(A, b, work):
     order given to make_work); see posv."""
     k = work[W_ORDER]
     return posv(A, k, b, k, work)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def scores_tile(S, U, Y, work, zero_one):
+    """S[:m·n] = U Yᵀ as a row-major m × n block, for row-major U (m × k) and
+    Y (n × k): in the column-major view, Sᵀ = (Yᵀ)ᵀ·Uᵀ. zero_one holds [0, 1]
+    in the dtype."""
+    m, k = U.shape
+    n = Y.shape[0]
+    work[W_GM] = n
+    work[W_GN] = m
+    work[W_GK] = k
+    work[W_LDC] = n
+    beta = zero_one[0:].ctypes
+    alpha = zero_one[1:].ctypes
+    gm, gn, gk, ldc = work[W_GM:].ctypes, work[W_GN:].ctypes, work[W_GK:].ctypes, \
+        work[W_LDC:].ctypes
+    if S.itemsize == 4:
+        _sgemm(work[W_TRANS_T:].ctypes, work[W_TRANS:].ctypes, gm, gn, gk, alpha, Y.ctypes, gk,
+               U.ctypes, gk, beta, S.ctypes, ldc)
+    else:
+        _dgemm(work[W_TRANS_T:].ctypes, work[W_TRANS:].ctypes, gm, gn, gk, alpha, Y.ctypes, gk,
+               U.ctypes, gk, beta, S.ctypes, ldc)

@@ -1,0 +1,87 @@
+"""Fold-in: exact factors for given rows with the other side held fixed.
+
+The same objective and the same kernel as a half-sweep of the fit (the exact
+Cholesky solver), on a problem made of just those rows: TF WALS's project_row,
+implicit's recalculate_user. The result is in the basis of the fixed factors.
+"""
+
+import numpy as np
+
+from . import _problem
+from ._threads import compute_threads
+from ._validation import as_csr, check_nonnegative, check_params, check_shape, check_weights
+from .weights import CONFIDENCE, regularization_per_row
+
+
+def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
+    """Factors (len(rows) × k) for the rows of interactions `rows` of `side`
+    ("user": rows over items; "item": rows over users), given the model's
+    factors of the other side. row_weights: one per row (None: 1); n_rows: the
+    number of rows expected (None: any)."""
+    p = check_params(model.get_params())
+    dtype = np.dtype(p["dtype"])
+    other = model.item_factors_ if side == "user" else model.user_factors_
+    n_other, k = other.shape
+    csr = as_csr(rows, dtype=dtype, name=name, allow_empty=True)
+    check_shape(name, csr, (csr.shape[0] if n_rows is None else n_rows,), n_other,
+                f": one row per id, one column per {'item' if side == 'user' else 'user'} "
+                f"of the model")
+    if p["confidence"] in ("linear", "log"):
+        check_nonnegative(csr, p["confidence"], name=name)
+    other_weights = p["col_weights"] if side == "user" else p["row_weights"]
+    cw = check_weights("col_weights" if side == "user" else "row_weights", other_weights,
+                       n_other, "item" if side == "user" else "user", dtype)
+    rw = check_weights("row_weights", row_weights, csr.shape[0], f"row of {name}", dtype)
+    if csr.shape[0] == 0:
+        return np.zeros((0, k), dtype=dtype)
+    reg = regularization_per_row(np.diff(csr.indptr), n_other, p["regularization"],
+                                 p["unobserved_weight"], p["reg_exponent"]).astype(dtype)
+    rows_side = _problem.Side(side, csr.indptr, csr.indices, csr.data, rw, cw, reg)
+    problem = _problem.Problem(
+        users=rows_side, items=None, dtype=dtype, w0=p["unobserved_weight"], alpha=p["alpha"],
+        conf_kind=CONFIDENCE[p["confidence"]], epsilon=p["epsilon"],
+        explicit=p["feedback"] == "explicit", solver="cholesky")
+    Y = other.astype(dtype, copy=True)  # half_sweep rotates it in place
+    X = np.zeros((csr.shape[0], k), dtype=dtype)
+    with compute_threads(p["n_threads"]):
+        Q = _problem.half_sweep(problem, rows_side, Y, X)
+        if Q is not None:  # back from the eigenbasis to the model's basis
+            _problem.rotate_rows(X, np.ascontiguousarray(Q.T))
+    return X
+
+
+def explain(model, user_id, user_items, item_id, N):
+    """(score, items, contributions): the folded-in user's score for item_id as a
+    sum over the user's observed items j of w_uj·t_uj·y_jᵀA⁻¹y_i, where A is the
+    user's system matrix; the N largest contributions, largest first."""
+    p = check_params(model.get_params())
+    Y = model.item_factors_.astype(np.float64)
+    n_users, n_items = model.user_factors_.shape[0], Y.shape[0]
+    row = as_csr(user_items, dtype=np.float64, name="user_items", allow_empty=True)
+    check_shape("user_items", row, (1, n_users), n_items,
+                ": the user's row, or one row per user of the model; one column per item")
+    if row.shape[0] > 1:
+        row = row[[user_id]]
+    if p["confidence"] in ("linear", "log"):
+        check_nonnegative(row, p["confidence"], name="user_items")
+    idx, r = row.indices, row.data
+    rho = 1.0 if p["row_weights"] is None else float(p["row_weights"][user_id])
+    kappa = np.ones(idx.size) if p["col_weights"] is None else \
+        np.asarray(p["col_weights"], np.float64)[idx]
+    f = {"linear": r, "log": np.log1p(r / p["epsilon"]), "constant": np.ones_like(r)}
+    extra = p["alpha"] * f[p["confidence"]] * rho * kappa
+    w0 = p["unobserved_weight"]
+    wt = (w0 + extra) * (r if p["feedback"] == "explicit" else 1.0)
+    lam = regularization_per_row(np.array([idx.size]), n_items, p["regularization"], w0,
+                                 p["reg_exponent"])[0]
+    Yo = Y[idx]
+    A = w0 * (Y.T @ Y) + (Yo.T * extra) @ Yo + lam * np.eye(Y.shape[1])
+    try:
+        v = np.linalg.solve(A, Y[item_id])  # A⁻¹ y_i
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            f"explain: user {user_id}'s system is singular ({idx.size} observations, "
+            f"λ = {lam:g}); raise `regularization`") from None
+    contributions = wt * (Yo @ v)
+    order = np.argsort(-contributions, kind="stable")[:N]
+    return float(contributions.sum()), idx[order].astype(np.int64), contributions[order]

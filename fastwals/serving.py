@@ -1,0 +1,215 @@
+"""Answers from fitted factors: top-N recommendations and similar items or users.
+
+Everything ranks with one kernel (_kernels/topk.py): scores U Yᵀ a tile at a
+time, exclusions applied inside, a heap per user; never a users × items matrix.
+"""
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels.lapack import make_work
+from ._kernels.topk import sort_heaps, top_n_pass
+from ._validation import as_csr, check_bool, check_ids, check_int, check_shape, check_unique
+
+# users per tile and items per block of scores: 64 × 2048 float32 scores (512 KB)
+# stay in this machine's L2 between the gemm that writes them and the selection
+TILE_USERS = 64
+TILE_ITEMS = 2048
+# with AUC every tile holds whole rows: at most this many scores per thread
+WHOLE_ROW_SCORES = 1 << 20
+
+
+def top_n(U, Y, N, exclude=None, banned=None, positives=None):
+    """The N best rows of Y for each row of U by U·Yᵀ, as (ids int64, scores) of
+    shape (len(U), min(N, len(Y))), best first; unfilled places hold -1 / -inf.
+
+    exclude: CSR (len(U) × len(Y)) of items never returned per user; banned:
+    item ids never returned to anyone. positives: CSR as exclude, disjoint from
+    it; then also returns, per user, the (negative, positive) pairs ranked the
+    wrong way, for AUC (see the kernel).
+
+    Two passes (see _kernels/topk.py): every user over the TILE_ITEMS items of
+    largest norm; then, ordered by how many more items their bound says they
+    may need (so that tiles finish together), the users not yet done.
+    Runs on the current Numba threads; BLAS must be capped at one thread.
+    """
+    m, k = U.shape
+    n = Y.shape[0]
+    N = min(N, n)
+    dtype = U.dtype
+    heap_s = np.full((m, N), -np.inf, dtype=dtype)
+    heap_i = np.full((m, N), -1, dtype=np.int64)
+    pairs_below = np.zeros(m, dtype=np.float64)
+    if m == 0 or N == 0:
+        return (heap_i, heap_s, pairs_below) if positives is not None else (heap_i, heap_s)
+    U = np.ascontiguousarray(U)
+    unorm = _norms(U)
+    ynorm = _norms(Y)
+    if positives is None:
+        order = np.argsort(-ynorm, kind="stable")
+        slack = 1.0 + 2.0 * k * np.finfo(dtype).eps  # a dot product's worst rounding
+    else:  # AUC: whole rows, no pruning
+        order = np.arange(n)
+        slack = np.inf
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    Ys = np.ascontiguousarray(Y[order], dtype=dtype)
+    ynorm = np.concatenate((ynorm[order], [0.0]))
+    excl = _remapped(exclude, position, m)
+    banned = np.zeros(0, np.int64) if banned is None else np.unique(position[banned])
+    if positives is None:
+        pos_indptr = pos_indices = np.zeros(0, np.int64)
+        longest = 1
+        tile_users, first = min(TILE_USERS, m), min(TILE_ITEMS, n)
+    else:
+        pos_indptr, pos_indices = _remapped(positives, position, m)
+        longest = max(1, int(np.diff(pos_indptr).max()))
+        tile_users, first = max(1, min(TILE_USERS, m, WHOLE_ROW_SCORES // n)), n
+    tile_items = first
+    n_chunks = max(1, min(numba.get_num_threads(), -(-m // tile_users)))
+    scratch = (np.empty((n_chunks, tile_users * tile_items), dtype),
+               np.empty((n_chunks, tile_users, k), dtype), np.empty((n_chunks, tile_users),
+                                                                   np.int64),
+               np.empty((n_chunks, longest), dtype), make_work(n_chunks, k),
+               np.array([0, 1], dtype=dtype))
+
+    def run(users, start, stop):
+        top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
+                   pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items, *scratch)
+
+    run(np.arange(m), 0, first)
+    if first < n:
+        # items each user may still need: those whose bound reaches its worst kept score
+        worst = heap_s[:, 0].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            threshold = worst / (slack * unorm)
+        need = np.searchsorted(-ynorm[:n], -threshold, side="right")
+        need[~(worst > -np.inf) | ~(unorm > 0)] = n
+        rest = np.flatnonzero(need > first)
+        run(rest[np.argsort(need[rest], kind="stable")], first, n)
+    sort_heaps(heap_s, heap_i)
+    return (heap_i, heap_s, pairs_below) if positives is not None else (heap_i, heap_s)
+
+
+def _norms(F):
+    return np.sqrt(np.einsum("ij,ij->i", F, F, dtype=np.float64))
+
+
+def _remapped(M, position, m):
+    """(indptr, indices) int64 of CSR M with columns renumbered by `position`,
+    sorted within rows; empty rows when M is None."""
+    if M is None:
+        return np.zeros(m + 1, np.int64), np.zeros(0, np.int64)
+    R = sp.csr_array((np.ones(M.nnz, np.int8), position[M.indices], M.indptr), shape=M.shape)
+    R.sort_indices()
+    return R.indptr.astype(np.int64), R.indices.astype(np.int64)
+
+
+def item_subset(items, n_items, name="items", what="item"):
+    """Validated unique ids of the items to rank among (None: all), sorted so that
+    ties between ranked positions still go to the lower id."""
+    if items is None:
+        return None
+    items, _ = check_ids(name, items, n_items, what)
+    check_unique(name, items)
+    return np.sort(items)
+
+
+def banned_positions(filter_items, n_items, subset, name="filter_items", what="item"):
+    """filter_items as sorted unique positions among the ranked items."""
+    if filter_items is None:
+        return None
+    banned, _ = check_ids(name, filter_items, n_items, what)
+    if subset is not None:
+        banned = _positions(subset, n_items)[banned]
+        banned = banned[banned >= 0]
+    return np.unique(banned)
+
+
+def liked_rows(user_items, ids, n_users, n_items, subset, name="user_items"):
+    """The rows of user_items for `ids`, as canonical CSR in ranked-item positions.
+
+    user_items holds either one row per id (in the order of ids, as implicit
+    takes it) or one row per user of the model (rows are then picked by id);
+    with as many ids as users, rows are taken to follow the ids.
+    """
+    liked = as_csr(user_items, dtype=np.float32, name=name, allow_empty=True)
+    check_shape(name, liked, (ids.size, n_users), n_items,
+                f": one row per requested user ({ids.size}) or per user of the model "
+                f"({n_users}), one column per item")
+    if liked.shape[0] != ids.size:
+        liked = liked[ids]
+    if subset is not None:
+        liked = liked[:, subset]
+    liked = sp.csr_array(liked)
+    liked.sort_indices()
+    return liked
+
+
+def rank(U, Y, N, exclude, banned, subset):
+    """top_n over the ranked items, with ids mapped back to the model's, padded
+    to N places (-1 / -inf) when fewer items are ranked."""
+    ids, scores = top_n(U, Y if subset is None else Y[subset], N, exclude, banned)
+    if subset is not None:
+        ids = np.where(ids >= 0, subset[np.maximum(ids, 0)], -1)
+    if ids.shape[1] < N:
+        pad = ((0, 0), (0, N - ids.shape[1]))
+        ids = np.pad(ids, pad, constant_values=-1)
+        scores = np.pad(scores, pad, constant_values=-np.inf)
+    return ids, scores
+
+
+def recommend(X_f, Y_f, user_ids, user_items, N, filter_already_liked_items, filter_items,
+              items):
+    n_users, n_items = X_f.shape[0], Y_f.shape[0]
+    N = check_int("N", N, 1)
+    check_bool("filter_already_liked_items", filter_already_liked_items)
+    ids, scalar = check_ids("user_ids", user_ids, n_users, "user")
+    subset = item_subset(items, n_items)
+    exclude = None
+    if filter_already_liked_items:
+        if user_items is None:
+            raise ValueError("filter_already_liked_items=True needs user_items, the users' "
+                             "interactions (one row per requested user, or the whole "
+                             "training matrix); pass it, or filter_already_liked_items=False")
+        exclude = liked_rows(user_items, ids, n_users, n_items, subset)
+    banned = banned_positions(filter_items, n_items, subset)
+    out_ids, out_scores = rank(X_f[ids], Y_f, N, exclude, banned, subset)
+    if scalar:  # one user: only the places that could be filled
+        keep = out_ids[0] >= 0
+        return out_ids[0][keep], out_scores[0][keep]
+    return out_ids, out_scores
+
+
+def normalized(F):
+    """Rows scaled to unit length (zero rows stay zero), in F's dtype."""
+    norms = _norms(F)
+    norms[norms == 0] = 1.0
+    return (F / norms[:, None]).astype(F.dtype)
+
+
+def similar(F, ids, N, filter_ids, subset_ids, what):
+    """Cosine neighbours of rows `ids` of F, each query excluded from its own list."""
+    n = F.shape[0]
+    N = check_int("N", N, 1)
+    ids, scalar = check_ids(f"{what}_ids", ids, n, what)
+    subset = item_subset(subset_ids, n, f"{what}s", what)
+    banned = banned_positions(filter_ids, n, subset, f"filter_{what}s", what)
+    Fn = normalized(F)
+    own = ids if subset is None else _positions(subset, n)[ids]
+    has = own >= 0
+    exclude = sp.csr_array((np.ones(int(has.sum()), np.float32), own[has],
+                            np.concatenate(([0], np.cumsum(has)))),
+                           shape=(ids.size, n if subset is None else subset.size))
+    out_ids, out_scores = rank(Fn[ids], Fn, N, exclude, banned, subset)
+    if scalar:
+        keep = out_ids[0] >= 0
+        return out_ids[0][keep], out_scores[0][keep]
+    return out_ids, out_scores
+
+
+def _positions(subset, n):
+    position = np.full(n, -1, dtype=np.int64)
+    position[subset] = np.arange(subset.size)
+    return position
