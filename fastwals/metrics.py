@@ -201,6 +201,10 @@ def validation_scorer(train, validation):
                          f"got {metric!r}")
     K = check_int("validation K", K, 1)
     test = _pattern(test, *train.shape, "validation test matrix")
+    if (test - test.multiply(_pattern(train, *train.shape, "X"))).nnz == 0:
+        raise ValueError("validation test matrix has no entries outside X: every test item is "
+                         "a training item, so there is nothing to rank; hold entries out of X "
+                         "(fastwals.metrics.split_random)")
 
     def score(U, V):
         return ranking_metrics((U, V), train, test, K, metrics=(metric,))[metric]

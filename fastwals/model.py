@@ -125,11 +125,11 @@ class WALS:
         rw = check_weights("row_weights", p["row_weights"], n_users, "user (row of X)", dtype)
         cw = check_weights("col_weights", p["col_weights"], n_items, "item (column of X)", dtype)
         problem = _problem.build(csr, p, rw, cw)
-        scorer = None if validation is None else metrics.validation_scorer(csr, validation)
         if patience is not None:
             patience = check_int("patience", patience, 1)
-            if scorer is None:
+            if validation is None:
                 raise ValueError("patience needs validation=(test_matrix, metric, K)")
+        scorer = None if validation is None else metrics.validation_scorer(csr, validation)
 
         k = p["factors"]
         if warm_start:

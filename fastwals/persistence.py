@@ -39,6 +39,9 @@ def save(model, path):
         arrays.update(user_factors=model.user_factors_, item_factors=model.item_factors_,
                       n_iter=np.array(model.n_iter_),
                       loss_history=np.array(model.loss_history_, dtype=np.float64))
+    if hasattr(model, "best_iteration_"):  # fitted with validation
+        arrays.update(best_iteration=np.array(model.best_iteration_),
+                      validation_history=np.array(model.validation_history_, np.float64))
 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -94,6 +97,9 @@ def load(cls, path):
             model.item_factors_ = np.ascontiguousarray(data["item_factors"])
             model.n_iter_ = int(data["n_iter"])
             model.loss_history_ = [float(v) for v in data["loss_history"]]
+        if "best_iteration" in data:
+            model.best_iteration_ = int(data["best_iteration"])
+            model.validation_history_ = [float(v) for v in data["validation_history"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r} is a damaged fastwals model file: {type(exc).__name__}: "
                          f"{exc}") from None

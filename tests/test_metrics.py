@@ -224,6 +224,9 @@ def test_validation_errors():
     with pytest.raises(ValueError, match="patience needs validation"):
         model.fit(X, patience=3)
     with pytest.raises(ValueError, match="patience must be >= 1"):
-        model.fit(X, validation=(X, "ndcg", 10), patience=0)
+        model.fit(X, validation=(split_random(X, 0.2, random_state=0)[1], "ndcg", 10),
+                  patience=0)
     with pytest.raises(ValueError, match=r"validation test matrix must have shape \(100, 50\)"):
         model.fit(X, validation=(X[:5], "ndcg", 10))
+    with pytest.raises(ValueError, match="validation test matrix has no entries outside X"):
+        model.fit(X, validation=(X, "ndcg", 10))

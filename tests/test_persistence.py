@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fastwals import WALS, persistence
+from fastwals.metrics import split_random
 from conftest import random_ratings
 
 
@@ -34,6 +35,17 @@ def test_round_trip_keeps_params_and_fitted_state(fitted, tmp_path):
     R = random_ratings(seed=31)
     loaded.set_params(iterations=1).fit(R, warm_start=True)
     assert loaded.n_iter_ == 4
+
+
+def test_round_trip_keeps_the_validation_state(tmp_path):
+    R = random_ratings(seed=31)
+    train, test = split_random(R, 0.3, random_state=0)
+    model = WALS(4, iterations=3, random_state=0).fit(train, validation=(test, "ndcg", 5))
+    model.save(tmp_path / "m.npz")
+    loaded = WALS.load(tmp_path / "m.npz")
+    assert loaded.best_iteration_ == model.best_iteration_
+    assert loaded.validation_history_ == model.validation_history_
+    assert np.array_equal(loaded.recommend_all(3, R)[0], model.recommend_all(3, R)[0])
 
 
 def test_unfitted_model_and_unsavable_values(tmp_path):
