@@ -29,9 +29,8 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
     it; then also returns, per user, the (negative, positive) pairs ranked the
     wrong way, for AUC (see the kernel).
 
-    Two passes (see _kernels/topk.py): every user over the TILE_ITEMS items of
-    largest norm; then, ordered by how many more items their bound says they
-    may need (so that tiles finish together), the users not yet done.
+    In rounds (see _kernels/topk.py): every user over the TILE_ITEMS items of
+    largest norm, then the users not yet done over twice as many, and so on.
     Runs on the current Numba threads; BLAS must be capped at one thread.
     """
     m, k = U.shape
@@ -78,16 +77,21 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
                    pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items, *scratch)
 
-    run(np.arange(m), 0, first)
-    if first < n:
-        # items each user may still need: those whose bound reaches its worst kept score
-        worst = heap_s[:, 0].astype(np.float64)
+    # rounds over doubling item ranges: users done after a round drop out, and
+    # the rest are re-sorted by how many items their bound says they may still
+    # need, so that the users of a tile tend to finish together
+    users, start, stop = np.arange(m), 0, first
+    while users.size:
+        run(users, start, stop)
+        if stop == n:
+            break
+        worst = heap_s[users, 0].astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            threshold = worst / (slack * unorm)
+            threshold = worst / (slack * unorm[users])
         need = np.searchsorted(-ynorm[:n], -threshold, side="right")
-        need[~(worst > -np.inf) | ~(unorm > 0)] = n
-        rest = np.flatnonzero(need > first)
-        run(rest[np.argsort(need[rest], kind="stable")], first, n)
+        need[~(worst > -np.inf) | ~(unorm[users] > 0)] = n
+        users = users[need > stop][np.argsort(need[need > stop], kind="stable")]
+        start, stop = stop, min(n, 2 * stop)
     sort_heaps(heap_s, heap_i)
     return (heap_i, heap_s, pairs_below) if positives is not None else (heap_i, heap_s)
 
