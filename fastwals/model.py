@@ -101,7 +101,10 @@ class WALS:
         """Fit to X, users × items: a scipy.sparse matrix or array, a dense 2-D
         array, or a ``(rows, cols, values)`` triplet (with ``shape=``, else
         inferred). Duplicates are summed; entries equal to zero count as
-        unobserved. X is never modified.
+        unobserved. X is never modified. X may also be an ``Interactions`` from
+        :func:`fastwals.io.read_interactions`: its raw id maps are then kept as
+        ``user_ids_`` / ``item_ids_`` (``IdMap``: ``.index(raw)``, ``.raw(indices)``)
+        and saved with the model.
 
         ``warm_start=True`` continues from the current factors (the model must
         already be fitted on a matrix of the same shape and with the same
@@ -118,6 +121,9 @@ class WALS:
         """
         p = check_params(self.get_params())
         dtype = p["dtype"]
+        id_maps = None
+        if _is_interactions(X):  # from fastwals.io: a matrix with its raw ids
+            id_maps, X = (X.users, X.items), X.matrix
         csr = as_csr(X, shape=shape, dtype=dtype)
         if p["confidence"] in ("linear", "log"):
             check_nonnegative(csr, p["confidence"])
@@ -145,13 +151,18 @@ class WALS:
             history, done = [], 0
 
         fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_",
-                  "validation_history_", "best_iteration_")
+                  "validation_history_", "best_iteration_", "user_ids_", "item_ids_")
         previous = {name: self.__dict__[name] for name in fitted if name in self.__dict__}
         progress = _progress(p["iterations"], p["show_progress"])
         self.user_factors_, self.item_factors_ = X_f, Y_f
         self.n_iter_, self.loss_history_ = done, history
         for name in ("validation_history_", "best_iteration_"):  # only a validated fit has them
             self.__dict__.pop(name, None)
+        if id_maps is not None:
+            self.user_ids_, self.item_ids_ = id_maps
+        elif not warm_start:  # a plain matrix has no raw ids; a warm start keeps the maps
+            self.__dict__.pop("user_ids_", None)
+            self.__dict__.pop("item_ids_", None)
         best = None  # (score, n_iter_, user factors, item factors)
         scores = []
         try:
@@ -311,6 +322,11 @@ class WALS:
         if new.size and not np.array_equal(new, np.arange(n, n + new.size)):
             raise ValueError(f"{name}_ids: new ids must continue the range of the {n} fitted "
                              f"{name}s ({n}, {n + 1}, ...); got {new[:5].tolist()}")
+        id_map = getattr(self, f"{name}_ids_", None)
+        if id_map is not None and new.size and len(id_map) < n + new.size:
+            raise ValueError(f"{name}_ids: the model maps raw {name} ids ({name}_ids_, "
+                             f"{len(id_map)} of them); give the new {name}s raw ids first: "
+                             f"model.{name}_ids_ = model.{name}_ids_.extend(new_raw_ids)")
         weights = getattr(self, weights_param)
         row_w = None
         if weights is not None:
@@ -342,6 +358,10 @@ class WALS:
                 f"Refit with warm_start=False")
         # copies, so that a failed warm fit leaves the previous model intact
         return X_f.copy(), Y_f.copy()
+
+
+def _is_interactions(X):
+    return all(hasattr(X, name) for name in ("matrix", "users", "items", "report"))
 
 
 def _one_row(row):

@@ -39,6 +39,8 @@ def save(model, path):
         arrays.update(user_factors=model.user_factors_, item_factors=model.item_factors_,
                       n_iter=np.array(model.n_iter_),
                       loss_history=np.array(model.loss_history_, dtype=np.float64))
+    if hasattr(model, "user_ids_"):  # raw ids from fastwals.io
+        arrays.update(user_ids=model.user_ids_.ids, item_ids=model.item_ids_.ids)
     if hasattr(model, "best_iteration_"):  # fitted with validation
         arrays.update(best_iteration=np.array(model.best_iteration_),
                       validation_history=np.array(model.validation_history_, np.float64))
@@ -97,6 +99,9 @@ def load(cls, path):
             model.item_factors_ = np.ascontiguousarray(data["item_factors"])
             model.n_iter_ = int(data["n_iter"])
             model.loss_history_ = [float(v) for v in data["loss_history"]]
+        if "user_ids" in data:
+            from .idmap import IdMap
+            model.user_ids_, model.item_ids_ = IdMap(data["user_ids"]), IdMap(data["item_ids"])
         if "best_iteration" in data:
             model.best_iteration_ = int(data["best_iteration"])
             model.validation_history_ = [float(v) for v in data["validation_history"]]

@@ -33,4 +33,4 @@ def test_cli_demo_runs_and_reports_bad_arguments():
     assert done.returncode == 0, done.stderr
     assert "recall@10" in done.stdout
     bad = subprocess.run(cmd[:-1] + ["0"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 1 and "factors must be >= 1, got 0" in bad.stderr
+    assert bad.returncode == 2 and "factors must be >= 1, got 0" in bad.stderr

@@ -1,0 +1,213 @@
+"""IdMap: raw user or item ids (64-bit integers or strings) <-> contiguous
+indices 0..n-1, the rows and columns of an interaction matrix.
+
+Plain numpy (no pyarrow): the ids are an int64 or unicode array, so a map saves
+in an .npz read with allow_pickle=False and comes back as IdMap(arr).
+"""
+
+import numpy as np
+
+from ._validation import check_choice
+
+__all__ = ["IdMap", "UnknownIdError"]
+
+
+class UnknownIdError(KeyError, ValueError):
+    """IdMap.index met ids that are not in the map (both a KeyError and a ValueError)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
+class IdMap:
+    """Raw ids <-> contiguous indices 0..n-1.
+
+    ``ids`` is a 1-D numpy array of the raw ids in index order: int64 for integer
+    ids, numpy unicode (``<U…``) for string ids, so it saves in an .npz read with
+    ``allow_pickle=False``. Ids are unique. Maps built by read_interactions are
+    sorted (integers numerically, strings by code point).
+    """
+
+    def __init__(self, ids):
+        arr = _id_array(ids, "ids")
+        if arr.ndim != 1:
+            raise ValueError(f"ids must be a 1-D array, got shape {arr.shape}")
+        if arr.size:
+            s = np.sort(arr)
+            rep = s[1:] == s[:-1]
+            if rep.any():
+                raise ValueError(f"ids must be unique; {int(rep.sum())} repeat, the first "
+                                 f"{s[1:][rep][0].item()!r}")
+        self._set(arr.copy(), None)
+
+    @classmethod
+    def _sorted(cls, ids):
+        """A map over ids already known to be unique and sorted (no checks)."""
+        self = cls.__new__(cls)
+        self._set(ids, np.arange(ids.size, dtype=np.int64))
+        return self
+
+    def _set(self, ids, order):
+        ids.flags.writeable = False  # ids is the map's own array
+        self.ids = ids
+        self._order = order  # argsort of ids, made on first lookup
+
+    def __len__(self):
+        return self.ids.size
+
+    def __repr__(self):
+        kind = "str" if self.ids.dtype.kind == "U" else "int"
+        head = ", ".join(repr(x) for x in self.ids[:3].tolist())
+        more = ", ..." if len(self) > 3 else ""
+        return f"IdMap({len(self)} {kind} ids: [{head}{more}])"
+
+    def __eq__(self, other):
+        if not isinstance(other, IdMap):
+            return NotImplemented
+        return (self.ids.dtype.kind == other.ids.dtype.kind
+                and np.array_equal(self.ids, other.ids))
+
+    __hash__ = None
+
+    def __getstate__(self):
+        return {"ids": self.ids}
+
+    def __setstate__(self, state):
+        self._set(np.array(state["ids"]), None)
+
+    @property
+    def is_str(self):
+        """True for string ids, False for integer ids."""
+        return self.ids.dtype.kind == "U"
+
+    def _lookup(self, q):
+        """Positions of q's ids in the map, -1 for unknown ones."""
+        if self._order is None:
+            self._order = np.argsort(self.ids, kind="stable")
+        out = np.full(q.shape, -1, dtype=np.int64)
+        if not len(self) or not q.size:
+            return out
+        sorted_ids = self.ids[self._order]
+        pos = np.searchsorted(sorted_ids, q)
+        np.minimum(pos, len(self) - 1, out=pos)
+        found = sorted_ids[pos] == q
+        out[found] = self._order[pos[found]]
+        return out
+
+    def _query(self, raw, name):
+        """raw -> (1-D id array comparable with self.ids, scalar input?, shape)."""
+        scalar = np.ndim(raw) == 0
+        arr = np.asarray(raw)
+        shape = arr.shape
+        q = _id_array(arr.reshape(-1), name, allow_empty_type=True)
+        if q.size and len(self):
+            if self.is_str and q.dtype.kind != "U":
+                raise TypeError(f"{name} must be string ids: this map holds string ids, got "
+                                f"integers such as {q[0].item()!r}")
+            if not self.is_str and q.dtype.kind == "U":
+                raise TypeError(f"{name} must be integer ids: this map holds integer ids, got "
+                                f"strings such as {q[0].item()!r}")
+        return q, scalar, shape
+
+    def index(self, raw, missing="error"):
+        """Indices of raw ids: a scalar gives an int, an array-like an int64 array of
+        the same shape. missing="error": unknown ids raise UnknownIdError (a
+        ValueError and KeyError) naming the first and how many; "ignore": they get -1."""
+        check_choice("missing", missing, ("error", "ignore"))
+        q, scalar, shape = self._query(raw, "raw")
+        idx = self._lookup(q)
+        if missing == "error" and (idx < 0).any():
+            bad = np.flatnonzero(idx < 0)
+            raise UnknownIdError(f"id {q[bad[0]].item()!r} is not in the map ({bad.size} of "
+                                 f"{q.size} ids are unknown; the map has {len(self)}); pass "
+                                 f"missing='ignore' to get -1 for unknown ids")
+        return int(idx[0]) if scalar else idx.reshape(shape)
+
+    def raw(self, indices, fill=None):
+        """Raw ids at indices: a scalar gives the id (int or str), an array-like an
+        array of ids of the same shape. An index -1 (an unknown id from
+        index(..., missing='ignore')) needs ``fill``, the id to put there (an int
+        for integer maps, a str for string maps); without it -1 is an error."""
+        scalar = np.ndim(indices) == 0
+        idx = np.asarray(indices)
+        if idx.size and (idx.dtype.kind not in "iu"):
+            raise TypeError(f"indices must be integers, got dtype {idx.dtype}")
+        idx = idx.astype(np.int64)
+        n = len(self)
+        if idx.size and (idx.min() < -1 or idx.max() >= n):
+            bad = idx[(idx < -1) | (idx >= n)][0]
+            raise ValueError(f"indices: {bad} is outside 0..{n - 1} (the map has {n} ids)")
+        unknown = idx == -1
+        if unknown.any():
+            if fill is None:
+                raise ValueError(f"indices holds -1 ({int(unknown.sum())} times): pass fill= "
+                                 f"(the id to return there) to accept it")
+            f = np.asarray(fill)
+            if f.ndim != 0 or (f.dtype.kind == "U") != self.is_str or f.dtype.kind not in "iuU":
+                raise TypeError(f"fill must be a single {'str' if self.is_str else 'int'} id "
+                                f"like the map's, got {fill!r}")
+            out = self.ids[np.where(unknown, 0, idx)] if n else np.empty(idx.shape, f.dtype)
+            out = out.astype(np.result_type(out.dtype, f.dtype))
+            out[unknown] = fill
+        else:
+            out = self.ids[idx]
+        return out.item() if scalar else out
+
+    def extend(self, raw_new):
+        """A new map: this one, then the ids of raw_new it does not hold, in order of
+        first appearance (the indices of known ids do not change)."""
+        q, _, _ = self._query(raw_new, "raw_new")
+        new = q[self._lookup(q) < 0]
+        if new.size:
+            _, first = np.unique(new, return_index=True)
+            new = new[np.sort(first)]
+        if not len(self):
+            return IdMap(new)
+        if not new.size:
+            return IdMap._unchecked(self.ids)
+        return IdMap._unchecked(np.concatenate([self.ids, new]))
+
+    @classmethod
+    def _unchecked(cls, ids):
+        self = cls.__new__(cls)
+        self._set(np.array(ids), None)
+        return self
+
+
+def _id_array(ids, name, allow_empty_type=False):
+    """Raw ids -> int64 or <U numpy array (any shape), or TypeError/ValueError."""
+    if isinstance(ids, IdMap):
+        return ids.ids
+    arr = np.asarray(ids)
+    kind = arr.dtype.kind
+    if kind == "O":
+        items = arr.reshape(-1).tolist()
+        if all(isinstance(x, str) for x in items) and items:
+            return arr.astype(str)
+        if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in items):
+            arr = np.array(items, dtype=object).reshape(arr.shape)
+            kind = "i"
+        else:
+            if isinstance(items[0], str):
+                bad = next(x for x in items if not isinstance(x, str))
+            else:
+                bad = next(x for x in items if not isinstance(x, (int, np.integer))
+                           or isinstance(x, bool))
+            raise TypeError(f"{name} must all be integers or all be strings, got "
+                            f"{bad!r} ({type(bad).__name__}) among them")
+    if kind in "iu":
+        try:
+            big = arr.size and np.any(np.asarray(arr.max()) > np.iinfo(np.int64).max)
+        except TypeError:
+            big = False
+        if big:
+            raise ValueError(f"{name}: integer ids must fit in int64, got {arr.max()!r}")
+        return arr.astype(np.int64)
+    if kind == "U":
+        return arr
+    if arr.size == 0 and (allow_empty_type or kind == "f"):
+        return arr.astype(np.int64)
+    if kind == "S":
+        raise TypeError(f"{name} must be int or str ids, got bytes (dtype {arr.dtype}); decode "
+                        f"them to str first")
+    raise TypeError(f"{name} must be integer or string ids, got dtype {arr.dtype}")

@@ -1,0 +1,232 @@
+"""The `fastwals` command end to end on small generated files: fit, recommend,
+similar, evaluate, info; raw ids in equal raw ids out; exit codes and messages
+for bad input; atomic outputs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+import pyarrow.csv as pcsv  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from fastwals import WALS  # noqa: E402
+from fastwals.cli import main  # noqa: E402
+
+FIT = ["--factors", "4", "--iterations", "2", "--quiet", "--seed", "0"]
+
+
+def interactions(n_users=40, n_items=25, n=600, seed=0, string_ids=True):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n)
+    items = rng.integers(0, n_items, n)
+    if string_ids:
+        users = np.array([f"user-{u:03d}" for u in users])
+        items = np.array([f"item/{i}" for i in items])
+    else:
+        users = users.astype(np.int64) * 1_000_003 + 2**40
+        items = items.astype(np.int64) * 7 + 2**33
+    return {"u": users, "i": items, "v": rng.integers(1, 6, n).astype(np.float64),
+            "t": rng.permutation(n).astype(np.int64)}
+
+
+def write(columns, path):
+    table = pa.table(columns)
+    path = str(path)
+    if path.endswith(".parquet"):
+        pq.write_table(table, path)
+    else:
+        delimiter = "\t" if path.endswith(".tsv") else ","
+        pcsv.write_csv(table, path, pcsv.WriteOptions(delimiter=delimiter))
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    return write(interactions(), tmp_path / "events.csv")
+
+
+@pytest.fixture
+def model_file(tmp_path, csv_file, capsys):
+    path = tmp_path / "model.npz"
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--value-col", "v", *FIT, "-o", path)
+    assert code == 0, err
+    return path
+
+
+def test_fit_recommend_round_trip_in_raw_ids(tmp_path, csv_file, model_file, capsys):
+    data = interactions()
+    code, out, err = run(capsys, "info", model_file, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["users"] == np.unique(data["u"]).size
+    assert info["items"] == np.unique(data["i"]).size and info["raw_ids"]
+    recs = tmp_path / "recs.parquet"
+    code, out, err = run(capsys, "recommend", model_file, "--all", "-N", "5", "--exclude-seen",
+                         csv_file, "--user-col", "u", "--item-col", "i", "-o", recs, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    table = pq.read_table(recs).to_pydict()
+    assert summary["rows"] == len(table["user"]) == 5 * info["users"]
+    assert set(table["user"]) == set(data["u"]) and set(table["item"]) <= set(data["i"])
+    seen = set(zip(data["u"], data["i"]))
+    assert not seen & set(zip(table["user"], table["item"]))
+    # the same answers as the library, mapped through the model's ids
+    model = WALS.load(model_file)
+    u = model.user_ids_.index(np.array(["user-003"]))
+    from fastwals.io import read_interactions
+    X = read_interactions(csv_file, user_col="u", item_col="i", users=model.user_ids_,
+                          items=model.item_ids_).matrix
+    ids, scores = model.recommend(u[0], X, N=5)
+    mine = [k for k, user in enumerate(table["user"]) if user == "user-003"]
+    assert [table["item"][k] for k in mine] == list(model.item_ids_.raw(ids))
+    assert [table["rank"][k] for k in mine] == [1, 2, 3, 4, 5]
+    assert np.allclose([table["score"][k] for k in mine], scores)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", "-parts"])
+def test_int_ids_and_every_input_form(tmp_path, capsys, suffix):
+    data = interactions(string_ids=False, seed=1)
+    if suffix == "-parts":
+        source = tmp_path / "parts"
+        source.mkdir()
+        half = len(data["u"]) // 2
+        write({k: v[:half] for k, v in data.items()}, source / "part-0.parquet")
+        write({k: v[half:] for k, v in data.items()}, source / "part-1.parquet")
+    else:
+        source = write(data, tmp_path / f"events{suffix}")
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "fit", source, "--user-col", "u", "--item-col", "i", *FIT,
+                       "-o", model)
+    assert code == 0, err
+    users = tmp_path / "users.txt"
+    users.write_text(f"{data['u'][0]}\n\n{data['u'][5]}\n")
+    out = tmp_path / "recs.csv"
+    code, _, err = run(capsys, "recommend", model, "--users", users, "-N", "3", "-o", out)
+    assert code == 0, err
+    table = pcsv.read_csv(out).to_pydict()
+    assert table["user"] == [data["u"][0]] * 3 + [data["u"][5]] * 3
+    assert set(table["item"]) <= set(data["i"].tolist())
+
+
+def test_similar_items(tmp_path, model_file, capsys):
+    out = tmp_path / "sims.csv"
+    code, stdout, err = run(capsys, "similar", model_file, "--all", "-N", "4", "-o", out)
+    assert code == 0, err
+    table = pcsv.read_csv(out).to_pydict()
+    assert all(a != b for a, b in zip(table["item"], table["similar_item"]))
+    assert len(table["item"]) == 4 * len(set(table["item"]))
+
+
+@pytest.mark.parametrize("split", [["--split", "random"], ["--split", "leave-k-out", "--k", "2"],
+                                   ["--split", "time", "--time-col", "t", "--per-user"],
+                                   ["--split", "users", "--test-users", "0.3"]])
+def test_evaluate_splits(csv_file, capsys, split):
+    code, out, err = run(capsys, "evaluate", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--value-col", "v", *split, "--metrics", "recall@10,ndcg@10,auc@5",
+                         *FIT, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert set(summary["metrics"]) == {"recall@10", "ndcg@10", "auc@5"}
+    assert all(0 <= v <= 1 for v in summary["metrics"].values())
+    assert summary["users_evaluated"] > 0
+
+
+def test_evaluate_with_a_test_file(tmp_path, capsys):
+    data = interactions(seed=2)
+    train = write({k: v[:500] for k, v in data.items()}, tmp_path / "train.csv")
+    test = write({k: v[500:] for k, v in data.items()}, tmp_path / "test.csv")
+    code, out, err = run(capsys, "evaluate", train, "--user-col", "u", "--item-col", "i",
+                         "--test", test, *FIT)
+    assert code == 0, err
+    assert "recall@20" in out and "ndcg@20" in out
+
+
+def test_existing_output_needs_overwrite(tmp_path, csv_file, capsys):
+    out = tmp_path / "model.npz"
+    out.write_bytes(b"keep me")
+    args = ["fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT, "-o", out]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "exists; pass --overwrite" in err
+    assert out.read_bytes() == b"keep me"
+    code, _, err = run(capsys, *args, "--overwrite")
+    assert code == 0 and WALS.load(out).n_iter_ == 2
+
+
+def test_data_errors_exit_1_and_leave_no_output(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("u,i,v\na,x,1\nb,y,oops\nc,z,2\n")
+    out = tmp_path / "m.npz"
+    args = ["fit", bad, "--user-col", "u", "--item-col", "i", "--value-col", "v", *FIT]
+    code, _, err = run(capsys, *args, "-o", out)
+    assert code == 1 and "bad.csv" in err and "v" in err
+    assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+    code, stdout, err = run(capsys, *args, "--on-bad-rows", "skip", "-o", out, "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["read"]["bad_rows_skipped"] == 1
+    code, _, err = run(capsys, "fit", bad, "--user-col", "user", "--item-col", "i", *FIT,
+                       "-o", tmp_path / "m2.npz")
+    assert code == 1 and "user" in err and "u" in err  # the existing columns are listed
+
+
+def test_usage_errors_exit_2(tmp_path, csv_file, model_file, capsys):
+    code, _, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                       "--factors", "0", "-o", tmp_path / "x.npz")
+    assert code == 2 and "factors must be >= 1, got 0" in err
+    code, _, err = run(capsys, "evaluate", csv_file, "--user-col", "u", "--item-col", "i",
+                       "--split", "random", "--metrics", "recall", *FIT)
+    assert code == 2 and "NAME@K" in err
+    code, _, err = run(capsys, "recommend", model_file, "--all", "-o", tmp_path / "r.txt")
+    assert code == 2 and ".parquet" in err
+    with pytest.raises(SystemExit) as exit_info:  # argparse: a missing required option
+        main(["fit", str(csv_file), "--item-col", "i", "-o", str(tmp_path / "y.npz")])
+    assert exit_info.value.code == 2
+    users = tmp_path / "users.txt"
+    users.write_text("user-003\nnobody\n")
+    code, _, err = run(capsys, "recommend", model_file, "--users", users, "-o",
+                       tmp_path / "r.csv")
+    assert code == 1 and "nobody" in err
+
+
+def test_the_installed_command_and_exit_codes(tmp_path, csv_file):
+    cmd = [sys.executable, "-m", "fastwals", "fit", str(csv_file), "--user-col", "u",
+           "--item-col", "i", *FIT, "-o", str(tmp_path / "m.npz"), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["iterations"] == 2
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2
+
+
+def _lastfm():
+    env = os.environ.get("FASTWALS_DATA")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return root / "hetrec2011-lastfm-2k" / "user_artists.dat"
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not _lastfm().exists(), reason="../shared/data absent")
+def test_lastfm_file_end_to_end(tmp_path, capsys):
+    model = tmp_path / "lastfm.npz"
+    code, out, err = run(capsys, "fit", _lastfm(), "--format", "tsv", "--user-col", "userID",
+                         "--item-col", "artistID", "--value-col", "weight", "--confidence",
+                         "log", *FIT, "-o", model, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["users"], summary["items"], summary["nnz"]) == (1892, 17632, 92834)
+    code, out, err = run(capsys, "recommend", model, "--all", "-N", "10", "--exclude-seen",
+                         _lastfm(), "--format", "tsv", "--user-col", "userID", "--item-col",
+                         "artistID", "-o", tmp_path / "recs.parquet", "--json")
+    assert code == 0, err
+    assert json.loads(out)["rows"] == 18920

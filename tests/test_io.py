@@ -1,0 +1,748 @@
+"""fastwals.io: files, tables and arrays in; id maps; aggregation, filters and
+bad rows, each error message checked for the file, the row and the column."""
+
+import os
+import pickle
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings, strategies as st
+
+pa = pytest.importorskip("pyarrow")
+import pyarrow.csv as pcsv  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from fastwals import _sources  # noqa: E402
+from fastwals.io import (BadRowError, IdMap, Interactions, MissingColumnError,  # noqa: E402
+                         UnknownIdError, read_interactions)
+
+COLS = dict(user_col="user", item_col="item", value_col="value")
+
+
+# ---------------------------------------------------------------- helpers
+
+def random_rows(n=300, n_users=25, n_items=15, seed=0, str_ids=False):
+    """Rows with many duplicate pairs: (users, items, values, times) arrays."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n_users, n)
+    i = rng.integers(0, n_items, n)
+    if str_ids:
+        users = np.array([f"user-{k:03d}" for k in u])
+        items = np.array([f"é{k}" for k in i])  # non-ASCII text ids
+    else:
+        users = (u * 1_000_003 + 2**40).astype(np.int64)  # sparse 64-bit ids
+        items = (i * 7 - 50).astype(np.int64)  # negative ids too
+    values = rng.integers(1, 9, n) / 4.0
+    times = rng.integers(1_600_000_000, 1_700_000_000, n)
+    return users, items, values, times
+
+
+def reference(users, items, values, times=None, rule="sum"):
+    """{(user, item): (value, latest time)} the obvious way."""
+    agg, latest = {}, {}
+    for k, key in enumerate(zip(users.tolist(), items.tolist())):
+        v = values[k]
+        if key not in agg:
+            agg[key] = 1.0 if rule == "count" else v
+        elif rule == "sum":
+            agg[key] += v
+        elif rule == "max":
+            agg[key] = max(agg[key], v)
+        elif rule == "last":
+            agg[key] = v
+        else:
+            agg[key] += 1
+        if times is not None:
+            latest[key] = max(latest.get(key, times[k]), times[k])
+    return {k: (v, latest.get(k)) for k, v in agg.items() if v != 0}
+
+
+def triples(data):
+    """{(raw user, raw item): (value, time)} from an Interactions, via the id maps."""
+    coo = data.matrix.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    rows, cols, vals = coo.row[order], coo.col[order], coo.data[order]
+    u = data.users.raw(rows).tolist()
+    i = data.items.raw(cols).tolist()
+    t = data.timestamps.tolist() if data.timestamps is not None else [None] * len(u)
+    return {(a, b): (float(v), tt) for a, b, v, tt in zip(u, i, vals, t)}
+
+
+def write(path, users, items, values=None, times=None, fmt=None):
+    cols = {"user": users, "item": items}
+    if values is not None:
+        cols["value"] = values
+    if times is not None:
+        cols["time"] = times
+    table = pa.table(cols)
+    fmt = fmt or path.suffix.lstrip(".")
+    if fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        opts = pcsv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",",
+                                 quoting_style="none" if fmt == "tsv" else "needed")
+        pcsv.write_csv(table, path, write_options=opts)
+    return path
+
+
+def check_canonical(data, dtype=np.float32):
+    m = data.matrix
+    assert isinstance(m, sp.csr_array) and m.dtype == dtype
+    assert m.shape == (len(data.users), len(data.items))
+    copy = m.copy()
+    copy.sum_duplicates()
+    copy.eliminate_zeros()
+    assert copy.nnz == m.nnz and np.all(m.data != 0)
+    for r in range(m.shape[0]):
+        assert np.all(np.diff(m.indices[m.indptr[r]:m.indptr[r + 1]]) > 0)
+    rep = data.report
+    assert (rep["rows_read"] - rep["bad_rows_skipped"] - rep["rows_below_min_value"]
+            - rep["rows_unknown_ids"] - rep["duplicates_aggregated"] - rep["zeros_dropped"]
+            - rep["rows_filtered"]) == rep["nnz"] == m.nnz
+    assert rep["users"] == m.shape[0] and rep["items"] == m.shape[1]
+
+
+# ---------------------------------------------------------------- formats and sources
+
+@pytest.mark.parametrize("str_ids", [False, True], ids=["int-ids", "str-ids"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet"])
+def test_files_round_trip(tmp_path, fmt, str_ids):
+    users, items, values, times = random_rows(str_ids=str_ids)
+    path = write(tmp_path / f"x.{fmt}", users, items, values, times)
+    data = read_interactions(path, **COLS, time_col="time")
+    check_canonical(data)
+    assert data.users.ids.dtype == (np.dtype("<U8") if str_ids else np.int64)
+    assert list(data.users.ids) == sorted(set(users.tolist()))
+    assert list(data.items.ids) == sorted(set(items.tolist()))
+    assert triples(data) == reference(users, items, values, times)
+    assert data.timestamps.dtype == np.int64
+    assert data.report["rows_read"] == len(users) and data.report["files"] == 1
+
+
+def test_format_from_extension_and_override(tmp_path):
+    users, items, values, _ = random_rows(50)
+    expected = reference(users, items, values)
+    tab = write(tmp_path / "x.tab", users, items, values, fmt="tsv")
+    dat = write(tmp_path / "x.dat", users, items, values, fmt="tsv")
+    semi = tmp_path / "x.txt"
+    semi.write_text(write(tmp_path / "y.csv", users, items, values).read_text().replace(",", ";"))
+    assert triples(read_interactions(tab, **COLS)) == expected
+    assert triples(read_interactions(dat, **COLS, format="tsv")) == expected
+    assert triples(read_interactions(semi, **COLS, format="csv", delimiter=";")) == expected
+
+
+def test_compressed_csv(tmp_path):
+    import gzip
+
+    users, items, values, _ = random_rows(80, str_ids=True)
+    plain = write(tmp_path / "x.csv", users, items, values)
+    gz = tmp_path / "x.csv.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    assert triples(read_interactions(gz, **COLS)) == reference(users, items, values)
+
+
+def test_directory_of_parts_and_list(tmp_path):
+    users, items, values, _ = random_rows(400)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    cut = [0, 90, 250, 400]
+    for k in range(3):
+        sl = slice(cut[k], cut[k + 1])
+        write(parts / f"part-{k}.{['csv', 'parquet', 'tsv'][k]}", users[sl], items[sl],
+              values[sl])
+    (parts / "_SUCCESS").write_text("")
+    (parts / ".part-0.csv.crc").write_text("junk")
+    expected = reference(users, items, values, rule="last")
+    data = read_interactions(parts, **COLS, aggregate="last")
+    assert data.report["files"] == 3
+    assert triples(data) == expected  # "last" follows file order, then row order
+    files = sorted(parts.glob("part-*"))
+    assert triples(read_interactions([str(f) for f in files], **COLS, aggregate="last")) \
+        == expected
+    shuffled = read_interactions(files[::-1], **COLS, aggregate="last")
+    assert triples(shuffled) != expected  # the list order is the reading order
+
+
+def test_directory_errors(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"no \.csv, \.tsv.*notes\.txt.*format="):
+        read_interactions(tmp_path, **COLS)
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_interactions(tmp_path / "nope.csv", **COLS)
+    with pytest.raises(ValueError, match="empty list"):
+        read_interactions([], **COLS)
+    with pytest.raises(TypeError, match="list must hold file or directory paths"):
+        read_interactions([tmp_path / "a.csv", 3], **COLS)
+
+
+def test_tables_frames_and_dicts():
+    pd = pytest.importorskip("pandas")
+    users, items, values, times = random_rows(200, str_ids=True)
+    expected = reference(users, items, values, times)
+    df = pd.DataFrame({"user": users, "item": items, "value": values, "time": times,
+                       "other": 1})
+    table = pa.Table.from_pandas(df)
+    sources = {
+        "DataFrame": df,
+        "Table": table,
+        "RecordBatchReader": pa.RecordBatchReader.from_batches(table.schema,
+                                                               table.to_batches(50)),
+        "RecordBatch": table.combine_chunks().to_batches()[0],
+        "arrow stream": _Stream(table),
+        "dict": {"user": users, "item": items, "value": values, "time": times},
+    }
+    for name, src in sources.items():
+        data = read_interactions(src, **COLS, time_col="time")
+        check_canonical(data)
+        assert triples(data) == expected, name
+
+
+class _Stream:
+    """Any object speaking the Arrow C stream interface (polars, duckdb...)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return self.table.__arrow_c_stream__(requested_schema)
+
+
+def test_pandas_nullable_and_float_ids():
+    pd = pytest.importorskip("pandas")
+    # a NaN somewhere makes pandas store integer ids as floats: they stay integers
+    df = pd.DataFrame({"user": [10.0, 11.0, 10.0], "item": pd.array([5, 6, 7], dtype="Int64"),
+                       "value": [1, 2, 3]})
+    data = read_interactions(df, **COLS)
+    assert data.users.ids.dtype == np.int64 and data.users.ids.tolist() == [10, 11]
+    assert triples(data) == {(10, 5): (1.0, None), (11, 6): (2.0, None), (10, 7): (3.0, None)}
+    df.loc[1, "user"] = 11.5
+    with pytest.raises(BadRowError, match=r"DataFrame, row 1 \(0-based\), column 'user': "
+                                          r"the id 11.5 is not a whole number"):
+        read_interactions(df, **COLS)
+
+
+def test_mixed_python_objects_in_a_column():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": [1, "a"], "item": [1, 2]})
+    with pytest.raises(TypeError, match=r"column 'user' of the DataFrame cannot be converted to "
+                                        r"Arrow .*all integers or all strings"):
+        read_interactions(df, user_col="user", item_col="item")
+    with pytest.raises(TypeError, match=r"column 'user' of the dict of arrays cannot be"):
+        read_interactions({"user": np.array([1, "a"], dtype=object), "item": np.array([1, 2])},
+                          user_col="user", item_col="item")
+
+
+def test_without_value_column_every_row_counts_one():
+    data = read_interactions({"u": np.array([1, 1, 2]), "i": np.array(["a", "a", "b"])},
+                             user_col="u", item_col="i")
+    assert triples(data) == {(1, "a"): (2.0, None), (2, "b"): (1.0, None)}
+    data = read_interactions({"u": np.array([1, 1, 2]), "i": np.array(["a", "a", "b"])},
+                             user_col="u", item_col="i", aggregate="max")
+    assert triples(data) == {(1, "a"): (1.0, None), (2, "b"): (1.0, None)}
+
+
+def test_dtype_float64_and_float32_sums():
+    u, i = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    v = np.array([1e8, 1.0, 1.0])
+    d64 = read_interactions({"u": u, "i": i, "v": v}, user_col="u", item_col="i", value_col="v",
+                            dtype=np.float64)
+    assert d64.matrix.dtype == np.float64 and d64.matrix.data.tolist() == [1e8 + 2]
+    d32 = read_interactions({"u": u, "i": i, "v": v}, user_col="u", item_col="i", value_col="v")
+    # summed in float64, rounded once (float32 sums in order would give 1e8)
+    assert d32.matrix.data[0] == np.float32(1e8 + 2)
+
+
+def test_mixed_int_and_text_ids_become_text(tmp_path):
+    a = write(tmp_path / "a.parquet", np.array([1, 2]), np.array([5, 6]), np.array([1.0, 2.0]))
+    b = write(tmp_path / "b.parquet", np.array(["x", "1"]), np.array([5, 7]),
+              np.array([3.0, 4.0]))
+    data = read_interactions([a, b], **COLS)
+    assert data.users.ids.tolist() == ["1", "2", "x"]
+    assert triples(data) == {("1", 5): (1.0, None), ("2", 6): (2.0, None),
+                             ("x", 5): (3.0, None), ("1", 7): (4.0, None)}
+
+
+def test_ids_beyond_int64_stay_exact(tmp_path):
+    big = np.array([2**64 - 1, 2**63 + 5], dtype=np.uint64)
+    path = write(tmp_path / "x.parquet", big, np.array([1, 2]), np.array([1.0, 2.0]))
+    as_text = sorted([str(2**64 - 1), str(2**63 + 5)])  # text ids sort as text
+    assert read_interactions(path, **COLS).users.ids.tolist() == as_text
+    path = tmp_path / "x.csv"
+    path.write_text(f"user,item,value\n{2**64 - 1},1,1\n{2**63 + 5},2,2\n")
+    assert read_interactions(path, **COLS).users.ids.tolist() == as_text
+
+
+def test_text_after_integer_looking_block_rereads_as_text(tmp_path, monkeypatch):
+    # the first CSV block types the ids as integers; a later block holds text ids
+    monkeypatch.setattr(_sources, "CSV_BLOCK", 64)
+    rows = [f"{k},{k % 3},1" for k in range(20)] + ["u-x,1,2", "7,0,1"]
+    path = tmp_path / "x.csv"
+    path.write_text("user,item,value\n" + "\n".join(rows) + "\n")
+    data = read_interactions(path, **COLS)
+    assert data.users.is_str and "u-x" in data.users.ids.tolist()
+    assert data.report["rows_read"] == 22 and data.report["nnz"] == 22
+    assert triples(data)[("7", 1)] == (1.0, None) and triples(data)[("u-x", 1)] == (2.0, None)
+
+
+def test_time_column_changing_type_in_a_later_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(_sources, "CSV_BLOCK", 64)
+    rows = [f"{k},1,1,{1000 + k}" for k in range(20)] + ["20,1,1,1020.5", "21,1,1,later"]
+    path = tmp_path / "x.csv"
+    path.write_text("user,item,value,time\n" + "\n".join(rows) + "\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 23, column 'time': the time 'later' "
+                                          rf"is neither a number nor an ISO 8601 date-time"):
+        read_interactions(path, **COLS, time_col="time")
+    data = read_interactions(path, **COLS, time_col="time", on_bad_rows="skip")
+    assert data.timestamps.dtype == np.float64
+    assert data.timestamps.tolist() == [1000.0 + k for k in range(20)] + [1020.5]
+    assert data.report["bad_rows_skipped"] == 1
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("user,item,value\n")
+    data = read_interactions(path, **COLS)
+    assert data.matrix.shape == (0, 0) and data.report["rows_read"] == 0
+    path.write_text("user,item,value,time\n1,2,,5\n")
+    data = read_interactions(path, **COLS, time_col="time", on_bad_rows="skip")
+    assert data.matrix.shape == (0, 0) and data.timestamps.size == 0
+    assert data.report["bad_rows_skipped"] == 1 and data.report["first_bad_row"] == \
+        f"{path}, line 2, column 'value': the value is missing"
+
+
+def test_times_from_dates_and_text(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("user,item,value,time\n1,1,1,2020-01-01T00:00:10\n1,1,1,2020-01-01T00:00:05\n"
+                    "2,1,1,2021-06-01T00:00:00\n")
+    data = read_interactions(path, **COLS, time_col="time")
+    assert data.timestamps.tolist() == [1577836810, 1622505600]
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": [1, 2], "item": [1, 1], "value": [1, 1],
+                       "time": pd.to_datetime(["2020-01-01 00:00:10", "2021-06-01 00:00:00"])})
+    assert read_interactions(df, **COLS, time_col="time").timestamps.tolist() == \
+        [1577836810, 1622505600]
+    floats = {"user": np.array([1, 1]), "item": np.array([1, 2]), "value": np.ones(2),
+              "time": np.array([1.5, 2.25])}
+    assert read_interactions(floats, **COLS, time_col="time").timestamps.tolist() == [1.5, 2.25]
+
+
+# ---------------------------------------------------------------- aggregation and filters
+
+@pytest.mark.parametrize("rule", ["sum", "max", "last", "count"])
+def test_aggregate_rules(tmp_path, rule):
+    users, items, values, times = random_rows(500, n_users=10, n_items=6, seed=3)
+    values[::7] *= -1  # max and last must see the order and the sign
+    path = write(tmp_path / "x.parquet", users, items, values, times)
+    data = read_interactions(path, **COLS, time_col="time", aggregate=rule)
+    check_canonical(data)
+    assert triples(data) == reference(users, items, values, times, rule)
+    assert data.report["duplicates_aggregated"] == len(users) - len(set(zip(users, items)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 60), n_users=st.integers(1, 6), n_items=st.integers(1, 6),
+       rule=st.sampled_from(["sum", "max", "last", "count"]), min_u=st.integers(1, 3),
+       min_i=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_aggregation_and_filters_match_a_reference(n, n_users, n_items, rule, min_u, min_i,
+                                                   seed):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n) * 10
+    items = rng.choice(np.array(["a", "b", "c", "d", "e", "f"])[:n_items], n)
+    values = rng.integers(-2, 3, n).astype(float)  # zeros and cancelling sums happen
+    times = rng.integers(0, 100, n)
+    data = read_interactions({"u": users, "i": items, "v": values, "t": times},
+                             user_col="u", item_col="i", value_col="v", time_col="t",
+                             aggregate=rule, min_user_interactions=min_u,
+                             min_item_interactions=min_i)
+    check_canonical(data)
+    ref = reference(users, items, values, times, rule)
+    count_u, count_i = defaultdict(int), defaultdict(int)
+    for u, i in ref:
+        count_u[u] += 1
+        count_i[i] += 1
+    kept = {(u, i): v for (u, i), v in ref.items() if count_u[u] >= min_u and count_i[i] >= min_i}
+    assert triples(data) == kept
+    assert data.users.ids.tolist() == sorted(u for u in count_u if count_u[u] >= min_u)
+    assert data.items.ids.tolist() == sorted(i for i in count_i if count_i[i] >= min_i)
+    assert data.report["users_filtered"] == sum(1 for u in set(users.tolist())
+                                                if count_u[u] < min_u)
+
+
+def test_zero_after_aggregation_is_dropped():
+    data = read_interactions({"u": np.array(["a", "a", "b", "c"]), "i": np.array([1, 1, 1, 2]),
+                              "v": np.array([2.0, -2.0, 3.0, 0.0])},
+                             user_col="u", item_col="i", value_col="v")
+    check_canonical(data)
+    assert triples(data) == {("b", 1): (3.0, None)}
+    assert data.report["zeros_dropped"] == 2
+    # users and items left with no entries are not in the built maps
+    assert data.users.ids.tolist() == ["b"] and data.items.ids.tolist() == [1]
+    assert data.report["users_filtered"] == 2 and data.report["items_filtered"] == 1
+
+
+def test_min_value_and_min_interactions():
+    u = np.array([1, 1, 1, 2, 2, 3, 4, 4, 4, 4])
+    i = np.array([1, 2, 3, 1, 2, 1, 1, 2, 3, 3])
+    v = np.array([5, 5, 5, 5, 0.5, 5, 5, 5, 5, 5.0])
+    src = {"u": u, "i": i, "v": v}
+    data = read_interactions(src, user_col="u", item_col="i", value_col="v", min_value=1,
+                             min_user_interactions=2, min_item_interactions=3)
+    check_canonical(data)
+    rep = data.report
+    assert rep["rows_below_min_value"] == 1  # (2, 2, 0.5)
+    assert rep["duplicates_aggregated"] == 1  # (4, 3) twice
+    # aggregated: user 1: items 1,2,3; user 2: item 1; user 3: item 1; user 4: 1,2,3
+    # users 2 and 3 have 1 < 2 entries; items 2 and 3 have 2 < 3 entries; one pass
+    assert rep["users_filtered"] == 2 and rep["items_filtered"] == 2
+    assert rep["rows_filtered"] == 6
+    assert data.users.ids.tolist() == [1, 4] and data.items.ids.tolist() == [1]
+    assert triples(data) == {(1, 1): (5.0, None), (4, 1): (5.0, None)}
+    count = read_interactions(src, user_col="u", item_col="i", value_col="v", min_value=1,
+                              aggregate="count")
+    assert triples(count)[(4, 3)] == (2.0, None) and (2, 2) not in triples(count)
+
+
+def test_given_maps_drop_unknown_ids_and_keep_shape():
+    users, items, values, _ = random_rows(300, str_ids=True)
+    full = read_interactions({"user": users, "item": items, "value": values}, **COLS)
+    umap = IdMap(np.array(["user-001", "nobody", "user-000", "user-007"]))
+    imap = full.items
+    data = read_interactions({"user": users, "item": items, "value": values}, **COLS,
+                             users=umap, items=imap, min_item_interactions=2)
+    check_canonical(data)
+    assert data.users is umap and data.items is imap
+    assert data.matrix.shape == (4, len(imap))
+    known = np.isin(users, umap.ids)
+    assert data.report["rows_unknown_ids"] == int((~known).sum())
+    ref = reference(users[known], items[known], values[known])
+    per_item = defaultdict(int)
+    for _, it in ref:
+        per_item[it] += 1
+    ref = {k: v for k, v in ref.items() if per_item[k[1]] >= 2}
+    assert triples(data) == ref
+    assert data.matrix[[1]].nnz == 0  # "nobody": an empty row
+    # filtered users of a given map keep their row, emptied
+    counts = np.diff(full.matrix.indptr)[full.users.index(umap.ids, missing="ignore")[[0, 2, 3]]]
+    few = int(np.sort(counts)[1])  # the middle count: one user below, two at or above
+    data = read_interactions({"user": users, "item": items, "value": values}, **COLS,
+                             users=umap, min_user_interactions=few)
+    check_canonical(data)
+    per_user = np.diff(data.matrix.indptr)
+    assert data.matrix.shape[0] == 4 and per_user[1] == 0
+    assert data.report["users_filtered"] == int((counts < few).sum())
+    assert all(c == 0 or c >= few for c in per_user)
+    # a map of ints against text ids compares as text
+    data = read_interactions({"u": np.array(["1", "2", "x"]), "i": np.array([0, 0, 0])},
+                             user_col="u", item_col="i", users=IdMap([2, 1, 3]))
+    assert data.matrix.toarray().ravel().tolist() == [1, 1, 0]
+    assert data.report["rows_unknown_ids"] == 1
+    # and a map of text ids against integer ids too
+    data = read_interactions({"u": np.array([1, 2, 3]), "i": np.array([0, 0, 0])},
+                             user_col="u", item_col="i", users=IdMap(["2", "x", "1"]))
+    assert data.matrix.toarray().ravel().tolist() == [1, 0, 1]
+    with pytest.raises(TypeError, match="users must be None, an IdMap or an array of unique ids"):
+        read_interactions({"u": np.array([1]), "i": np.array([1])}, user_col="u",
+                          item_col="i", users=[1, 1])
+
+
+# ---------------------------------------------------------------- bad rows
+
+BAD_CSV = [
+    # (the row, column named, reason)
+    ("user-2,,1.5", "item", "the id is missing"),
+    (",i,1.5", "user", "the id is missing"),
+    ("user-2,i,abc", "value", "the value 'abc' is not a number"),
+    ("user-2,i,NaN", "value", "the value is NaN"),
+    ("user-2,i,", "value", "the value is missing"),
+    ("user-2,i,-inf", "value", "the value is -inf (not finite)"),
+]
+
+
+@pytest.mark.parametrize("row,column,reason", BAD_CSV, ids=[r[2] for r in BAD_CSV])
+def test_bad_csv_rows(tmp_path, row, column, reason):
+    path = tmp_path / "bad.csv"
+    # a blank line before the bad row: line numbers count it
+    path.write_text("user,item,value\nuser-1,i,1\n\nuser-1,j,2\n" + row + "\nuser-3,k,1\n")
+    with pytest.raises(BadRowError) as err:
+        read_interactions(path, **COLS)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}, line 5, column '{column}': {reason}.")
+    assert "on_bad_rows='skip'" in msg
+    assert (err.value.source, err.value.row, err.value.column) == (str(path), "line 5", column)
+    assert isinstance(err.value, ValueError)
+    data = read_interactions(path, **COLS, on_bad_rows="skip")
+    check_canonical(data)
+    assert data.report["bad_rows_skipped"] == 1 and data.report["rows_read"] == 4
+    assert data.report["first_bad_row"] == f"{path}, line 5, column '{column}': {reason}"
+    assert triples(data) == {("user-1", "i"): (1.0, None), ("user-1", "j"): (2.0, None),
+                             ("user-3", "k"): (1.0, None)}
+
+
+@pytest.mark.parametrize("scan", [5, 64, 1 << 22])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_line_numbers_count_blank_lines(tmp_path, monkeypatch, scan, newline):
+    monkeypatch.setattr(_sources, "SCAN_BLOCK", scan)
+    lines = ["", "user,item,value"] + [f"{k},{k},1" for k in range(40)]
+    for at in (5, 6, 20, 33):
+        lines.insert(at, "")
+    bad = lines.index("30,30,1")
+    lines[bad] = "30,30,NaN"
+    path = tmp_path / "x.csv"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    with pytest.raises(BadRowError, match=rf"^{path}, line {bad + 1}, column 'value': the value "
+                                          rf"is NaN"):
+        read_interactions(path, **COLS)
+    lines[bad] = "30,30"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    with pytest.raises(BadRowError, match=rf"^{path}, line {bad + 1}: the row has 2 fields"):
+        read_interactions(path, **COLS)
+    assert read_interactions(path, **COLS, on_bad_rows="skip").report["first_bad_row"] \
+        .startswith(f"{path}, line {bad + 1}: the row has 2 fields")
+
+
+def test_wrong_field_count(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("user\titem\tvalue\n1\t2\t3\n1\t3\n\n2\t2\t1\t9\n4\t4\t4\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 3: the row has 2 fields where the "
+                                          rf"header has 3 \('1\\t3'\)\. Fix or remove"):
+        read_interactions(path, **COLS)
+    data = read_interactions(path, **COLS, on_bad_rows="skip")
+    check_canonical(data)
+    assert data.report["bad_rows_skipped"] == 2 and data.report["rows_read"] == 4
+    assert triples(data) == {(1, 2): (3.0, None), (4, 4): (4.0, None)}
+
+
+def test_bad_row_after_skipped_rows_and_later_blocks(tmp_path, monkeypatch):
+    # small blocks: the bad value sits in a later block, after a skipped short row;
+    # skip mode re-reads the value column as text
+    monkeypatch.setattr(_sources, "CSV_BLOCK", 64)
+    lines = ["user,item,value"] + [f"{k},{k},1" for k in range(30)]
+    lines[10] = "9,9"
+    lines[25] = "24,24,x1"
+    lines[28] = "27,,1"
+    path = tmp_path / "x.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 11: the row has 2 fields"):
+        read_interactions(path, **COLS)
+    data = read_interactions(path, **COLS, on_bad_rows="skip")
+    check_canonical(data)
+    assert data.report["bad_rows_skipped"] == 3 and data.report["nnz"] == 27
+    lines[10] = "9,9,1"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 26, column 'value': the value 'x1' "
+                                          rf"is not a number"):
+        read_interactions(path, **COLS)
+    data = read_interactions(path, **COLS, on_bad_rows="skip")
+    assert data.report["first_bad_row"] == f"{path}, line 26, column 'value': the value 'x1' " \
+                                           f"is not a number"
+    lines[25] = "24,24,1"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 29, column 'item': the id is missing"):
+        read_interactions(path, **COLS)
+
+
+def test_bad_rows_in_parquet_and_tables(tmp_path):
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"user": [1, 2, None, 4], "item": [1, 1, 1, 1],
+                             "value": [1.0, float("nan"), 1.0, 2.0]}), path)
+    with pytest.raises(BadRowError, match=rf"^{path}, row 2, column 'value': the value is NaN"):
+        read_interactions(path, **COLS)
+    data = read_interactions(path, **COLS, on_bad_rows="skip")
+    assert data.report["bad_rows_skipped"] == 2 and triples(data) == {(1, 1): (1.0, None),
+                                                                     (4, 1): (2.0, None)}
+    table = pa.table({"user": ["a", "b", ""], "item": [1, 1, 1], "value": ["1", "2.5", "3"]})
+    with pytest.raises(BadRowError, match=r"^the pyarrow Table, row 2 \(0-based\), column "
+                                          r"'user': the id is missing"):
+        read_interactions(table, **COLS)
+    table = pa.table({"user": ["a", "b"], "item": [1, 1], "value": ["1", "2,5"]})
+    with pytest.raises(BadRowError, match=r"row 1 \(0-based\), column 'value': the value '2,5' "
+                                          r"is not a number"):
+        read_interactions(table, **COLS)
+    with pytest.raises(BadRowError, match=r"the dict of arrays, row 1 \(0-based\), column "
+                                          r"'time': the time 'soon' is neither a number nor"):
+        read_interactions({"user": np.array([1, 2]), "item": np.array([1, 1]),
+                           "time": np.array(["2020-01-01", "soon"])},
+                          user_col="user", item_col="item", time_col="time")
+
+
+def test_value_too_large_for_float32():
+    src = {"user": np.array([1, 2]), "item": np.array([1, 1]), "value": np.array([1.0, 1e39])}
+    with pytest.raises(BadRowError, match=r"row 1 \(0-based\), column 'value': the value 1e\+39 "
+                                          r"is too large for float32"):
+        read_interactions(src, **COLS)
+    assert read_interactions(src, **COLS, dtype=np.float64).matrix.data.tolist() == [1.0, 1e39]
+
+
+def test_missing_column_lists_the_existing_ones(tmp_path):
+    users, items, values, _ = random_rows(10)
+    for fmt in ("csv", "parquet"):
+        path = write(tmp_path / f"x.{fmt}", users, items, values)
+        with pytest.raises(MissingColumnError,
+                           match=rf"^{path} has no column 'rating' \(given as value_col\); its "
+                                 rf"columns are: 'user', 'item', 'value'$"):
+            read_interactions(path, user_col="user", item_col="item", value_col="rating")
+    with pytest.raises(MissingColumnError, match=r"^the pyarrow Table has no column 'uid' "
+                                                 r"\(given as user_col\); its columns are: 'a'"):
+        read_interactions(pa.table({"a": [1]}), user_col="uid", item_col="a")
+
+
+def test_unknown_format_and_bad_arguments(tmp_path):
+    path = tmp_path / "x.xlsx"
+    path.write_text("")
+    with pytest.raises(ValueError, match=r"cannot tell the format of x\.xlsx from its extension"
+                                         r".*pass format='csv', 'tsv' or 'parquet'"):
+        read_interactions(path, **COLS)
+    with pytest.raises(ValueError, match=r"format must be one of 'csv', 'tsv', 'parquet'; "
+                                         r"got 'xlsx'"):
+        read_interactions(path, **COLS, format="xlsx")
+    not_parquet = tmp_path / "x.parquet"
+    not_parquet.write_text("user,item\n1,2\n")
+    with pytest.raises(ValueError, match=r"x\.parquet cannot be read as Parquet"):
+        read_interactions(not_parquet, **COLS)
+    src = {"user": np.array([1]), "item": np.array([1]), "value": np.array([1.0])}
+    cases = [
+        (dict(aggregate="mean"), ValueError, r"aggregate must be one of 'sum', 'max', 'last', "
+                                             r"'count'; got 'mean'"),
+        (dict(on_bad_rows="warn"), ValueError, r"on_bad_rows must be one of 'error', 'skip'"),
+        (dict(min_user_interactions=0), ValueError, r"min_user_interactions must be >= 1, got 0"),
+        (dict(min_value="1"), TypeError, r"min_value must be None or a number, got '1'"),
+        (dict(min_value=float("nan")), ValueError, r"min_value must be a finite number, got nan"),
+        (dict(item_col="user"), ValueError, r"user_col and item_col must name different "
+                                            r"columns, both are 'user'"),
+        (dict(user_col=None), TypeError, r"user_col must be a column name, got None"),
+        (dict(dtype=np.int32), TypeError, r"dtype must be numpy.float32 or numpy.float64"),
+        (dict(delimiter=","), ValueError, r"format and delimiter apply to files"),
+    ]
+    for extra, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            read_interactions(src, **{**COLS, **extra})
+    with pytest.raises(ValueError, match=r"delimiter must be a single character"):
+        read_interactions(path, **COLS, format="csv", delimiter="::")
+    with pytest.raises(TypeError, match=r"source must be a file or directory path"):
+        read_interactions(3.5, **COLS)
+    with pytest.raises(TypeError, match=r"value_col 'value' in the pyarrow Table must hold "
+                                        r"numbers, got Arrow type list<item: double>"):
+        read_interactions(pa.table({"user": [1], "item": [1], "value": [[1.0]]}), **COLS)
+    with pytest.raises(ValueError, match=r"equal lengths: 'user' has 2, 'item' has 1"):
+        read_interactions({"user": np.array([1, 2]), "item": np.array([1])},
+                          user_col="user", item_col="item")
+
+
+# ---------------------------------------------------------------- IdMap
+
+def test_idmap_lookups():
+    m = IdMap(np.array([30, 10, 20]))
+    assert len(m) == 3 and m.ids.dtype == np.int64 and not m.is_str
+    assert m.index(10) == 1 and isinstance(m.index(10), int)
+    assert m.index([20, 30, 20]).tolist() == [2, 0, 2]
+    assert m.index(np.array([[10], [30]])).shape == (2, 1)
+    assert m.index([10, 99, 98], missing="ignore").tolist() == [1, -1, -1]
+    with pytest.raises(UnknownIdError, match=r"id 99 is not in the map \(2 of 3 ids are "
+                                             r"unknown; the map has 3\); pass missing='ignore'"):
+        m.index([10, 99, 98])
+    with pytest.raises(KeyError):
+        m.index(99)
+    assert m.raw(2) == 20 and isinstance(m.raw(2), int)
+    assert m.raw([0, 2]).tolist() == [30, 20]
+    assert m.raw([0, -1], fill=0).tolist() == [30, 0]
+    with pytest.raises(ValueError, match=r"indices holds -1 \(1 times\): pass fill="):
+        m.raw([0, -1])
+    with pytest.raises(ValueError, match=r"indices: 3 is outside 0..2 \(the map has 3 ids\)"):
+        m.raw([3])
+    with pytest.raises(TypeError, match=r"raw must be integer ids: this map holds integer ids"):
+        m.index("a")
+    s = IdMap(["b", "a", "ć"])
+    assert s.is_str and s.ids.dtype.kind == "U"
+    assert s.index("ć") == 2 and s.raw(0) == "b" and s.raw([1, -1], fill="").tolist() == ["a", ""]
+    with pytest.raises(TypeError, match=r"fill must be a single str id"):
+        s.raw([-1], fill=0)
+    with pytest.raises(TypeError, match=r"raw must be string ids"):
+        s.index(np.array([1, 2]))
+    assert IdMap([]).index([1, 2], missing="ignore").tolist() == [-1, -1]
+
+
+def test_idmap_errors():
+    with pytest.raises(ValueError, match=r"ids must be unique; 2 repeat, the first 'a'"):
+        IdMap(["a", "b", "a", "a"])
+    with pytest.raises(ValueError, match=r"ids must be a 1-D array, got shape \(1, 2\)"):
+        IdMap([[1, 2]])
+    with pytest.raises(TypeError, match=r"ids must be integer or string ids, got dtype float64"):
+        IdMap([1.5, 2.0])
+    with pytest.raises(TypeError, match=r"got bytes"):
+        IdMap(np.array([b"a"]))
+    with pytest.raises(TypeError, match=r"ids must all be integers or all be strings, got 'a' "
+                                        r"\(str\) among them"):
+        IdMap(np.array([1, "a"], dtype=object))
+    with pytest.raises(ValueError, match=r"integer ids must fit in int64"):
+        IdMap(np.array([2**64 - 1], dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"missing must be one of 'error', 'ignore'"):
+        IdMap([1]).index(1, missing="skip")
+
+
+def test_idmap_extend_eq_pickle_npz(tmp_path):
+    m = IdMap([5, 3])
+    e = m.extend([3, 9, 7, 9])
+    assert e.ids.tolist() == [5, 3, 9, 7] and m.ids.tolist() == [5, 3]
+    assert m.extend([3]) == m and m.extend([3]) is not m
+    assert IdMap([]).extend(["x", "y"]).ids.tolist() == ["x", "y"]
+    with pytest.raises(TypeError, match="raw_new must be integer ids"):
+        m.extend(["x"])
+    assert IdMap(["a"]) != IdMap([1]) and IdMap([1, 2]) == IdMap(np.array([1, 2], np.int32))
+    assert pickle.loads(pickle.dumps(e)) == e
+    s = IdMap(["ab", "c"])
+    np.savez(tmp_path / "m.npz", users=s.ids, items=m.ids)
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        assert IdMap(f["users"]) == s and IdMap(f["items"]) == m
+    ids = np.array([3, 1])
+    IdMap(ids)
+    ids[0] = 2  # the caller's array stays writable and the map keeps its own copy
+    with pytest.raises(ValueError):
+        m.ids[0] = 1
+
+
+# ---------------------------------------------------------------- plumbing
+
+def test_progress_bar_on_stderr(tmp_path, capsys):
+    users, items, values, _ = random_rows(50)
+    path = write(tmp_path / "x.csv", users, items, values)
+    read_interactions(path, **COLS, progress=True)
+    assert "reading" in capsys.readouterr().err
+
+
+def test_import_fastwals_does_not_import_pyarrow():
+    code = "import sys, fastwals, fastwals.io; assert 'pyarrow' not in sys.modules, 'imported'"
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   cwd=Path(__file__).resolve().parents[1])
+
+
+def test_interactions_is_a_dataclass():
+    data = read_interactions({"u": np.array([1]), "i": np.array([2])}, user_col="u",
+                             item_col="i")
+    assert isinstance(data, Interactions) and data.timestamps is None
+    assert set(data.report) >= {"rows_read", "bad_rows_skipped", "duplicates_aggregated",
+                                "rows_below_min_value", "users_filtered", "items_filtered",
+                                "rows_filtered", "users", "items", "nnz"}
+
+
+def _data_dir():
+    env = os.environ.get("FASTWALS_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.data
+def test_lastfm_user_artists():
+    path = _data_dir() / "hetrec2011-lastfm-2k" / "user_artists.dat"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    data = read_interactions(path, user_col="userID", item_col="artistID", value_col="weight",
+                             format="tsv")
+    check_canonical(data)
+    assert data.matrix.shape == (1892, 17632) and data.matrix.nnz == 92834
+    assert data.users.ids.dtype == np.int64
+    u, i = data.users.index(2), data.items.index(51)
+    assert data.matrix[u, i] == 13883
