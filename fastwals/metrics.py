@@ -14,7 +14,7 @@ from ._threads import compute_threads
 from ._validation import as_csr, check_int, check_n_threads, check_random_state, check_real
 from .serving import top_n
 
-METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "auc", "coverage")
+METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "auc", "coverage", "recall_all")
 
 
 # ---------------------------------------------------------------- splits
@@ -144,13 +144,12 @@ def ranking_metrics(model, train, test, K=10, metrics=METRICS, n_threads=None):
     item factors) whose rows match train's and test's rows and columns. Every
     item is ranked; the user's ``train`` items are excluded; test items that
     are also in train are left out. Recall, NDCG and MAP are normalised by
-    min(K, number of test items) (the VAE-CF / iALS convention); precision by K;
+    min(K, number of test items) (the VAE-CF / iALS convention), recall_all by
+    the number of test items (the NGCF / LightGCN convention); precision by K;
     hit_rate is the share of users with a hit; AUC counts ties one half;
     coverage is the share of all items in at least one evaluated top-K list.
     Returns {metric: value, ..., "users": how many were evaluated}.
     """
-    if callable(model):  # TEMPORARY: the old scores-callback form, for a running script
-        return _legacy(model, train, test, K)
     U, V = _factors(model)
     K = check_int("K", K, 1)
     metrics = _metric_names(metrics)
@@ -170,12 +169,12 @@ def ranking_metrics(model, train, test, K=10, metrics=METRICS, n_threads=None):
             top, _, pairs_below = top_n(U[users], V, K, excl, None, pos)
         else:
             top, _ = top_n(U[users], V, K, excl, None)
-        per_user = np.empty((users.size, 5))
+        per_user = np.empty((users.size, 6))
         per_user_metrics(top, K, pos.indptr.astype(np.int64), pos.indices.astype(np.int64),
                          per_user)
     means = per_user.mean(axis=0)
     for name, column in (("precision", 0), ("recall", 1), ("ndcg", 2), ("map", 3),
-                         ("hit_rate", 4)):
+                         ("hit_rate", 4), ("recall_all", 5)):
         if name in metrics:
             result[name] = float(means[column])
     if "auc" in metrics:
@@ -249,25 +248,3 @@ def _pattern(M, n_users, n_items, name):
     csr = sp.csr_array((np.ones(csr.nnz, np.float32), csr.indices, csr.indptr), shape=csr.shape)
     return csr
 
-
-def _legacy(scores, train, test, K):
-    train, test = sp.csr_array(train), sp.csr_array(test)
-    users = np.flatnonzero(np.diff(test.indptr))
-    discounts = 1.0 / np.log2(np.arange(2, K + 2))
-    recall = ndcg = 0.0
-    for lo in range(0, users.size, 1024):
-        batch = users[lo:lo + 1024]
-        s = np.array(scores(batch), dtype=np.float64)
-        tr = train[batch]
-        s[np.repeat(np.arange(batch.size), np.diff(tr.indptr)), tr.indices] = -np.inf
-        top = np.argpartition(-s, min(K, s.shape[1] - 1), axis=1)[:, :K]
-        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
-        te = test[batch]
-        for r in range(batch.size):
-            truth = te.indices[te.indptr[r]:te.indptr[r + 1]]
-            hits = np.isin(top[r], truth)
-            n_rel = min(K, truth.size)
-            recall += hits.sum() / n_rel
-            ndcg += discounts[:top.shape[1]][hits].sum() / discounts[:n_rel].sum()
-    n = max(1, users.size)
-    return {"recall": recall / n, "ndcg": ndcg / n, "users": int(users.size)}

@@ -33,6 +33,7 @@ def naive_metrics(U, V, train, test, K):
         rows["ndcg"].append(dcg / sum(1 / np.log2(r + 2) for r in range(n_rel)))
         rows["map"].append(sum(hits[r] / (r + 1) for r in range(len(order)) if rel[r]) / n_rel)
         rows["hit_rate"].append(float(rel.any()))
+        rows["recall_all"].append(rel.sum() / test[u].sum())
         pos = np.flatnonzero(test[u])
         neg = np.flatnonzero(~test[u] & ~train[u])
         if neg.size:

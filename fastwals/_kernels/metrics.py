@@ -46,3 +46,4 @@ def per_user_metrics(top, K, test_indptr, test_indices, out):
         out[u, 2] = dcg / idcg
         out[u, 3] = ap / n_rel
         out[u, 4] = 1.0 if hits > 0 else 0.0
+        out[u, 5] = hits / n_test
