@@ -8,7 +8,9 @@ Same data (bench/data.py::synthetic, 4,317,373 non-zeros), k, regularization
 (0.1), alpha (1.0, linear confidence), float32 everywhere.
 
 - fastwals single process: WALS(n_threads=2); the median of the per-iteration
-  times passed to its callback (both half-sweeps), after a warm-up fit.
+  times passed to its callback (both half-sweeps), after a warm-up fit. With
+  --repeats N, single-process and distributed fits alternate N times and the
+  median of the N medians is reported.
 - fastwals distributed: DistributedWALS on LocalCluster(n_workers=2,
   threads_per_worker=1, processes=True), one Numba thread per worker; the same
   callback times (both half-sweeps, including the driver's Gramian round trips
@@ -85,7 +87,28 @@ def spark_session(partitions):
             .config("spark.sql.shuffle.partitions", str(partitions))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate())
+
+
+def spark_blas(spark):
+    """The BLAS implementation Spark's ALS runs on (native only if the JVM finds
+    libblas.so.3; else a Java one)."""
+    try:
+        netlib = spark.sparkContext._jvm.dev.ludovic.netlib.blas
+        return (f"native: {netlib.NativeBLAS.getInstance().getClass().getSimpleName()}"
+                if _has_native(netlib) else
+                f"Java: {netlib.JavaBLAS.getInstance().getClass().getSimpleName()}")
+    except Exception as exc:  # py4j errors: report, do not fail the run
+        return f"unknown ({type(exc).__name__})"
+
+
+def _has_native(netlib):
+    try:
+        netlib.NativeBLAS.getInstance()
+        return True
+    except Exception:
+        return False
 
 
 def time_spark(spark, X, k, iterations, blocks):
@@ -119,6 +142,8 @@ def main(argv=None):
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--solvers", default="cholesky,cg")
     ap.add_argument("--exchange", default="auto")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="fastwals fits per side, alternating; medians are reported")
     ap.add_argument("--spark-blocks", default="2,10",
                     help="numUserBlocks = numItemBlocks values to try ('' skips Spark)")
     args = ap.parse_args(argv)
@@ -133,16 +158,22 @@ def main(argv=None):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         for solver in args.solvers.split(","):
-            local = time_local(X, k, iters, solver)
-            dist, setup, moved, modes = time_distributed(client, X, k, iters, solver,
-                                                         args.exchange)
-            rows.append((solver, local, dist, setup, moved, modes))
-            print(f"# {solver}: local {local:.3f} s/iter, distributed {dist:.3f} s/iter "
-                  f"(setup {setup:.1f} s, {moved / 1e6:.1f} MB between workers per iteration, "
-                  f"{modes})", flush=True)
+            locals_, dists = [], []
+            for r in range(args.repeats):  # alternating, so that load from elsewhere is shared
+                locals_.append(time_local(X, k, iters, solver))
+                dists.append(time_distributed(client, X, k, iters, solver, args.exchange))
+                print(f"# {solver} repeat {r}: local {locals_[-1]:.3f} s/iter, distributed "
+                      f"{dists[-1][0]:.3f} s/iter (setup {dists[-1][1]:.1f} s, "
+                      f"{dists[-1][2] / 1e6:.1f} MB between workers per iteration, "
+                      f"{dists[-1][3]})", flush=True)
+            local = float(np.median(locals_))
+            dist, setup, moved = (float(np.median([d[j] for d in dists])) for j in range(3))
+            rows.append((solver, local, dist, setup, moved, dists[0][3]))
     spark = []
     if args.spark_blocks:
         session = spark_session(2)
+        session.sparkContext.setLogLevel("ERROR")
+        print(f"# Spark {session.version}, BLAS {spark_blas(session)}", flush=True)
         try:
             for blocks in map(int, args.spark_blocks.split(",")):
                 marginal, average, one = time_spark(session, X, k, iters, blocks)
