@@ -180,6 +180,21 @@ def half_sweep(problem, side, Y, X):
     and the objective are unchanged by a common rotation, so the fit never
     rotates back (one rotation per half-sweep, and no rotated copy held).
     Returns Q, or None when nothing was rotated (w0 = 0)."""
+    Q, lam_eig = eigenbasis(gramian(Y, problem.w0), problem.w0, problem.dtype)
+    if Q is not None:
+        rotate_rows(Y, Q)
+        if problem.solver != "cholesky":  # the iterative solvers warm-start from X
+            rotate_rows(X, Q)
+    solve_in_basis(problem, side, Y, X, lam_eig)
+    return Q
+
+
+def solve_in_basis(problem, side, Y, X, lam_eig):
+    """The solve of half_sweep, with Y (and, for CG and subspace, X) already in
+    the eigenbasis of the Gramian and lam_eig = w0·Λ from eigenbasis: X receives
+    its rows' solutions in that basis. Split from half_sweep so that
+    fastwals.distributed can take the basis of the whole Gramian while each
+    worker holds only some rows of X (and only the rows of Y they need)."""
     k = Y.shape[1]
     dtype = problem.dtype
     n_chunks = max(1, min(numba.get_num_threads(), side.n_rows))
@@ -195,11 +210,6 @@ def half_sweep(problem, side, Y, X):
     failed = np.full(n_chunks, -1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
-    Q, lam_eig = eigenbasis(gramian(Y, problem.w0), problem.w0, dtype)
-    if Q is not None:
-        rotate_rows(Y, Q)
-        if problem.solver != "cholesky":  # the iterative solvers warm-start from X
-            rotate_rows(X, Q)
     if problem.solver == "cholesky":
         cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
                        np.empty((n_chunks, k), dtype),
@@ -240,7 +250,6 @@ def half_sweep(problem, side, Y, X):
             f"{side.name} factors became NaN or infinite (first at row {row}); the problem is "
             f"badly scaled or ill-conditioned. Raise `regularization`, lower `alpha`, or use "
             f"dtype=numpy.float64")
-    return Q
 
 
 def objective(problem, X, Y):
