@@ -12,10 +12,11 @@ from ._kernels.lapack import make_work
 from ._kernels.topk import sort_heaps, top_n_pass
 from ._validation import as_csr, check_bool, check_ids, check_int, check_shape, check_unique
 
-# users per tile and items per block of scores: 64 × 2048 float32 scores (512 KB)
+# users per tile and items per block of scores: 128 × 1024 float32 scores (512 KB)
 # stay in this machine's L2 between the gemm that writes them and the selection
-TILE_USERS = 64
-TILE_ITEMS = 2048
+# (measured on Gowalla against 64 × 2048: 6% faster at k = 64, 11% at k = 256)
+TILE_USERS = 128
+TILE_ITEMS = 1024
 # with AUC every tile holds whole rows: at most this many scores per thread
 WHOLE_ROW_SCORES = 1 << 20
 
