@@ -8,11 +8,12 @@ name, so a crash never leaves a half-written model under that name.
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
+
+from ._atomic import atomic_file
 
 FORMAT = "fastwals-model"
 FORMAT_VERSION = 1
@@ -45,21 +46,8 @@ def save(model, path):
         arrays.update(best_iteration=np.array(model.best_iteration_),
                       validation_history=np.array(model.validation_history_, np.float64))
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastwals-", suffix=".npz.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(path) as f:
+        np.savez(f, **arrays)
 
 
 def _plain(value):

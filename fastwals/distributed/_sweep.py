@@ -1,0 +1,160 @@
+"""The driver's side of a half-sweep: one eigenbasis for the whole Gramian,
+the other side's factors sent to the blocks (whole, or only the rows each
+block uses), and the solve of every block on its worker.
+
+Solving the rows of side A given side B's factors Y (in blocks Y_c), as one
+graph of tasks that the driver submits without waiting:
+
+1. each worker computes its blocks' Y_cᵀY_c (k × k); one task sums them in
+   block order and diagonalises the sum: Q, w0·Λ (the basis);
+2. meanwhile each worker holding A blocks receives the rows of Y they use
+   (all of Y, or only those rows), so the transfer overlaps the basis;
+3. each A block rotates the rows it received to Q and solves its rows with the
+   estimator's own kernels in that basis (_problem.solve_in_basis).
+
+The single-machine half-sweep also rotates Y to Q, in place. Here Y's blocks
+stay as they are, with Q recorded as their pending rotation: whoever reads
+them next applies it (the iterative solvers' warm start, the outputs), and
+the next half-sweep, which solves B given A, replaces them anyway. A side's
+factors are thus (stored blocks, pending rotation or None), and the side
+whose Gramian is taken never has a rotation pending: it was just solved.
+
+Every block of A uses the same Q, so the result is the single-machine
+half-sweep's, up to the order of floating-point sums in the Gramian.
+"""
+
+import numpy as np
+
+from . import _blocks
+
+EXCHANGES = ("auto", "broadcast", "needed")
+# the other side's factors up to this size are sent whole to every block ...
+BROADCAST_BYTES = 8 << 20
+# ... and beyond it too, unless the blocks need less than this share of its rows
+NEEDED_SHARE = 0.5
+# at most this many small tasks per half-sweep to move rows early (beyond it
+# the solves fetch what they need when they start)
+PREFETCH_TASKS = 256
+# Dask priorities (higher first): the basis is on every block's critical path
+BASIS, EXCHANGE, SOLVE = 3, 2, 1
+
+
+class Sweeps:
+    """Half-sweeps and objective terms over the blocks of `data`."""
+
+    def __init__(self, client, data, kp, exchange):
+        self.client = client
+        self.data = data
+        self.kp = kp
+        self.k = kp["factors"]
+        self.dtype = np.dtype(kp["dtype"])
+        self.mode = {name: choose_exchange(exchange, data, name, self.k, self.dtype.itemsize)
+                     for name in ("user", "item")}
+        self._wanted = {}
+
+    def half_sweep(self, name, X, pending, Y):
+        """Solve the `name` side's blocks (stored factors X with their pending
+        rotation; unused by the exact solver) given the other side's stored
+        blocks Y (no rotation pending). Returns (new X, Y's pending rotation:
+        the basis future, or None when w0 = 0 leaves nothing to rotate)."""
+        c, kp = self.client, self.kp
+        w0 = kp["unobserved_weight"]
+        basis = None
+        if w0 > 0:
+            grams = [c.submit(_blocks.gram, f, w0, kp["n_threads"], pure=False,
+                              priority=BASIS) for f in Y]
+            basis = c.submit(_blocks.basis, w0, kp["dtype"], *grams, pure=False,
+                             priority=BASIS)
+        iterative = kp["solver"] != "cholesky"
+        parts, whole = self._exchange(name, Y)
+        X_new = [c.submit(_blocks.solve, block, X[b] if iterative else None,
+                          pending if iterative else None, basis, kp, whole, *parts[b],
+                          pure=False, priority=SOLVE)
+                 for b, block in enumerate(self.data.blocks[name])]
+        return X_new, basis
+
+    def objective(self, X, pending_X, Y):
+        """The full objective (float64) of the user factors (stored blocks X with
+        a pending rotation) and item factors Y (none pending); sends the item
+        factors to the user blocks once more."""
+        c, kp = self.client, self.kp
+        parts, whole = self._exchange("user", Y)
+        terms = [c.submit(_blocks.observed_loss, block, X[b], pending_X, kp, whole, *parts[b],
+                          pure=False)
+                 for b, block in enumerate(self.data.blocks["user"])]
+        terms += [c.submit(_blocks.regularization_term, block, Y[j], kp, pure=False)
+                  for j, block in enumerate(self.data.blocks["item"])]
+        total = float(sum(c.gather(terms)))
+        w0 = kp["unobserved_weight"]
+        if w0:
+            grams = [c.gather([c.submit(_blocks.gram64, f, pend, kp["n_threads"], pure=False)
+                               for f in F]) for F, pend in ((X, pending_X), (Y, None))]
+            total += w0 * float(np.sum(sum(grams[0]) * sum(grams[1])))
+        return total
+
+    def _exchange(self, name, Y):
+        """(per block of `name`, the futures of the other side's rows it uses;
+        whole): all of Y's blocks (whole=True), or pieces of only the rows it
+        uses. When there are few enough, small tasks pinned where the blocks are
+        fetch them as soon as they exist, while the basis is computed."""
+        c = self.client
+        blocks = self.data.blocks[name]
+        where = _workers(c, blocks)
+        if self.mode[name] == "broadcast":
+            early = len(set(where)) * len(Y) <= PREFETCH_TASKS
+            local = {}
+            parts = []
+            for w in where:
+                if w not in local:
+                    local[w] = [self._early(f, w) if early else f for f in Y]
+                parts.append(local[w])
+            return parts, True
+        info = self.data.info[name]
+        early = sum(int(np.count_nonzero(d["needs"])) for d in info) <= PREFETCH_TASKS
+        parts = []
+        for b, block in enumerate(blocks):
+            needs = info[b]["needs"]
+            pieces = []
+            for j, f in enumerate(Y):
+                if needs[j] == 0:
+                    continue
+                key = (name, b, j)
+                if key not in self._wanted:  # the positions, computed once where the block is
+                    self._wanted[key] = c.submit(_blocks.wanted, block, j, pure=False)
+                piece = c.submit(_blocks.take, f, self._wanted[key], pure=False,
+                                 priority=EXCHANGE)
+                pieces.append(self._early(piece, where[b]) if early else piece)
+            parts.append(pieces)
+        return parts, False
+
+    def _early(self, future, worker):
+        if worker is None:
+            return future
+        return self.client.submit(_blocks.same, future, pure=False, priority=EXCHANGE,
+                                  workers=[worker], allow_other_workers=True)
+
+
+def _workers(client, futures):
+    """The worker holding each future (None when none does right now)."""
+    who = client.who_has(futures)
+    return [next(iter(who.get(f.key, ())), None) for f in futures]
+
+
+def exchange_rows(data, name):
+    """(rows sent if every block gets the other side whole, rows if each gets
+    only the rows it uses), counted as if every block were on its own worker."""
+    n_other = data.n_rows("item" if name == "user" else "user")
+    blocks = len(data.blocks[name])
+    needed = int(sum(int(np.sum(d["needs"])) for d in data.info[name]))
+    return blocks * n_other, needed
+
+
+def choose_exchange(exchange, data, name, k, itemsize):
+    """"broadcast" or "needed" for solving the `name` side's rows."""
+    if exchange != "auto":
+        return exchange
+    n_other = data.n_rows("item" if name == "user" else "user")
+    whole, needed = exchange_rows(data, name)
+    if n_other * k * itemsize <= BROADCAST_BYTES or needed > NEEDED_SHARE * whole:
+        return "broadcast"
+    return "needed"
