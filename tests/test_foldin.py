@@ -213,3 +213,21 @@ def test_errors():
         model.explain(30, R, 0)
     with pytest.raises(ValueError, match=r"user_items must have shape \(1, 20\) or \(30, 20\)"):
         model.explain(0, R[:2], 0)
+
+
+def test_partial_fit_with_raw_id_maps_needs_the_new_raw_ids_first(tmp_path):
+    from fastwals import IdMap, Interactions
+    R = sp.csr_array(random_ratings(30, 20, density=0.3, seed=8))
+    data = Interactions(R, IdMap(np.array([f"u{i}" for i in range(30)])),
+                        IdMap(np.arange(20) * 10))
+    model = WALS(4, iterations=2, random_state=0).fit(data)
+    row = sp.csr_array(R[[3]])
+    with pytest.raises(ValueError, match=r"give the new users raw ids first: model.user_ids_ = "):
+        model.partial_fit_users([30], row)
+    assert model.user_factors_.shape == (30, 4)
+    model.user_ids_ = model.user_ids_.extend(["newcomer"])
+    model.partial_fit_users(model.user_ids_.index(["newcomer"]), row)
+    assert model.user_factors_.shape == (31, 4)
+    assert_allclose(model.user_factors_[30], model.transform(row)[0])
+    model.save(tmp_path / "m.npz")
+    assert list(WALS.load(tmp_path / "m.npz").user_ids_.raw([30])) == ["newcomer"]
