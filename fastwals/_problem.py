@@ -127,25 +127,36 @@ def build(csr, params, row_weights, col_weights):
     """csr: canonical CSR from _validation.as_csr; weights already validated."""
     dtype = np.dtype(params["dtype"])
     n_users, n_items = csr.shape
-    w0 = params["unobserved_weight"]
     csc = csr.T.tocsr()  # the item orientation
     if csc.indptr.dtype != csc.indices.dtype:
         csc.indices = csc.indices.astype(np.int64)
         csc.indptr = csc.indptr.astype(np.int64)
 
     def side(name, m, rw, cw, n_other):
-        reg = regularization_per_row(np.diff(m.indptr), n_other, params["regularization"], w0,
-                                     params["reg_exponent"])
-        return Side(name, m.indptr, m.indices, m.data, rw, cw, reg.astype(dtype))
+        return Side(name, m.indptr, m.indices, m.data, rw, cw,
+                    row_regularization(m.indptr, n_other, params, dtype))
 
-    return Problem(
-        users=side("user", csr, row_weights, col_weights, n_items),
-        items=side("item", csc, col_weights, row_weights, n_users),
-        dtype=dtype, w0=w0, alpha=params["alpha"],
+    return from_params(params, side("user", csr, row_weights, col_weights, n_items),
+                       side("item", csc, col_weights, row_weights, n_users))
+
+
+def row_regularization(indptr, n_other, params, dtype):
+    """λ per row of CSR rows with these row pointers, against n_other columns."""
+    return regularization_per_row(np.diff(indptr), n_other, params["regularization"],
+                                  params["unobserved_weight"],
+                                  params["reg_exponent"]).astype(dtype)
+
+
+def from_params(params, users=None, items=None, **overrides):
+    """The Problem of validated estimator params around the given sides;
+    overrides replace settings (e.g. solver="cholesky" for a fold-in)."""
+    settings = dict(
+        dtype=np.dtype(params["dtype"]), w0=params["unobserved_weight"], alpha=params["alpha"],
         conf_kind=CONFIDENCE[params["confidence"]], epsilon=params["epsilon"],
         explicit=params["feedback"] == "explicit", solver=params["solver"],
-        cg_steps=params["cg_steps"], block_size=min(params["block_size"], params["factors"]),
-    )
+        cg_steps=params["cg_steps"], block_size=min(params["block_size"], params["factors"]))
+    settings.update(overrides)
+    return Problem(users=users, items=items, **settings)
 
 
 def gramian(Y, w0):

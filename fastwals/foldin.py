@@ -10,7 +10,7 @@ import numpy as np
 from . import _problem
 from ._threads import compute_threads
 from ._validation import as_csr, check_nonnegative, check_params, check_shape, check_weights
-from .weights import CONFIDENCE, regularization_per_row
+from .weights import regularization_per_row
 
 
 def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
@@ -34,13 +34,9 @@ def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
     rw = check_weights("row_weights", row_weights, csr.shape[0], f"row of {name}", dtype)
     if csr.shape[0] == 0:
         return np.zeros((0, k), dtype=dtype)
-    reg = regularization_per_row(np.diff(csr.indptr), n_other, p["regularization"],
-                                 p["unobserved_weight"], p["reg_exponent"]).astype(dtype)
-    rows_side = _problem.Side(side, csr.indptr, csr.indices, csr.data, rw, cw, reg)
-    problem = _problem.Problem(
-        users=rows_side, items=None, dtype=dtype, w0=p["unobserved_weight"], alpha=p["alpha"],
-        conf_kind=CONFIDENCE[p["confidence"]], epsilon=p["epsilon"],
-        explicit=p["feedback"] == "explicit", solver="cholesky")
+    rows_side = _problem.Side(side, csr.indptr, csr.indices, csr.data, rw, cw,
+                              _problem.row_regularization(csr.indptr, n_other, p, dtype))
+    problem = _problem.from_params(p, rows_side, solver="cholesky")
     Y = other.astype(dtype, copy=True)  # half_sweep rotates it in place
     X = np.zeros((csr.shape[0], k), dtype=dtype)
     with compute_threads(p["n_threads"]):

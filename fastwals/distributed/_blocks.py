@@ -22,7 +22,7 @@ from .. import _problem
 from .._kernels.dense import gramian64
 from .._kernels.loss import observed_loss_rows, weighted_sq_norms
 from .._threads import compute_threads
-from ..weights import CONFIDENCE, regularization_per_row
+from ..weights import CONFIDENCE
 
 # Numba's default (workqueue) threading layer must not be entered by two threads
 # of one process at once: a worker with several threads runs one kernel task at
@@ -83,8 +83,7 @@ def from_csr(name, lo, hi, indptr, indices, values, other_bounds, row_weights, c
     cw = np.ones(cols.size, dtype) if col_weights is None else \
         np.asarray(col_weights)[cols].astype(dtype)
     n_other = int(other_bounds[-1])
-    reg = regularization_per_row(np.diff(indptr), n_other, p["regularization"],
-                                 p["unobserved_weight"], p["reg_exponent"]).astype(dtype)
+    reg = _problem.row_regularization(indptr, n_other, p, dtype)
     return Block(name, lo, hi, np.ascontiguousarray(indptr, index_dtype),
                  local.reshape(-1).astype(index_dtype), np.ascontiguousarray(values, dtype),
                  cols, np.searchsorted(cols, other_bounds).astype(np.int64),
@@ -169,7 +168,7 @@ def solve(block, X, pending, basis, p, whole, *parts):
     blocks, all of them (whole) or only the rows this block uses, cut from each
     block that has some (see `take`); the rows are rotated to Q here. X (with
     its pending rotation) is the iterative solvers' warm start, else unused."""
-    problem = _problem_of(p)
+    problem = _problem.from_params(p)
     Q, lam = (None, np.zeros(p["factors"], problem.dtype)) if basis is None else \
         (basis["Q"], basis["lam"])
     if problem.solver == "cholesky" or X is None:
@@ -256,15 +255,6 @@ def _compose(P, Q):
 
 
 # ---------------------------------------------------------------- helpers
-
-def _problem_of(p):
-    dtype = np.dtype(p["dtype"])
-    return _problem.Problem(
-        users=None, items=None, dtype=dtype, w0=p["unobserved_weight"], alpha=p["alpha"],
-        conf_kind=CONFIDENCE[p["confidence"]], epsilon=p["epsilon"],
-        explicit=p["feedback"] == "explicit", solver=p["solver"], cg_steps=p["cg_steps"],
-        block_size=min(p["block_size"], p["factors"]))
-
 
 @contextmanager
 def _kernels(n_threads):

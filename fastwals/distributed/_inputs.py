@@ -211,7 +211,7 @@ def _bounds(counts, n_blocks, p):
     model of a row, from its number of entries)."""
     n = counts.size
     k = p["factors"]
-    problem = _blocks._problem_of(_blocks_params(p))
+    problem = _problem.from_params(_blocks_params(p))
     if p["solver"] == "cholesky":
         dual = _problem.dual_rows_limit(k)
     elif p["solver"] == "subspace":
