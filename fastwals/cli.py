@@ -10,10 +10,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
+
+from ._atomic import atomic_file
 
 # users (or items) ranked per chunk by `recommend --all` / `similar --all`: bounds
 # the memory of the ids and scores held before they are written
@@ -186,13 +187,14 @@ def _ids_from_file(path, id_map, what):
         lines = [(n, line.strip()) for n, line in enumerate(f, 1) if line.strip()]
     raw = [text for _, text in lines]
     if id_map.ids.dtype.kind in "iu":
+        raw = []
         for n, text in lines:
             try:
-                int(text)
+                raw.append(int(text))
             except ValueError:
                 raise ValueError(f"{path}, line {n}: {text!r} is not an integer {what} id "
                                  f"(the model's {what} ids are integers)") from None
-        raw = np.array([int(t) for t in raw], dtype=np.int64)
+        raw = np.array(raw, dtype=np.int64)
     return id_map.index(np.asarray(raw))
 
 
@@ -221,43 +223,32 @@ def _write_rows(args, batches, columns):
         kind = "csv"
     else:
         raise UsageError(f"output {out!r}: use a .parquet, .pq, .csv or .tsv name")
-    directory = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=".fastwals-", suffix=".tmp", dir=directory)
-    os.close(fd)
     rows = 0
-    writer = None
-    try:
-        for batch in batches:
-            table = pa.table({name: batch[name] for name in columns})
-            if writer is None:
-                if kind == "parquet":
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                else:
-                    delimiter = "\t" if lower.endswith(".tsv") else ","
-                    writer = pcsv.CSVWriter(tmp, table.schema,
-                                            write_options=pcsv.WriteOptions(delimiter=delimiter))
-            writer.write_table(table)
-            rows += table.num_rows
-        if writer is not None:
-            writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        if writer is not None:
-            try:
-                writer.close()
-            except Exception:
-                pass
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(out) as f:
+        writer = None
+        try:
+            for batch in batches:
+                table = pa.table({name: batch[name] for name in columns})
+                if writer is None:
+                    if kind == "parquet":
+                        writer = pq.ParquetWriter(f, table.schema)
+                    else:
+                        delimiter = "\t" if lower.endswith(".tsv") else ","
+                        writer = pcsv.CSVWriter(
+                            f, table.schema, write_options=pcsv.WriteOptions(delimiter=delimiter))
+                writer.write_table(table)
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()  # leaves f open for atomic_file's fsync and rename
     return rows
 
 
 def _ranked_rows(query_raw, ids, scores, target_map):
-    keep = ids >= 0
-    N = ids.shape[1]
-    return (np.repeat(query_raw, N)[keep.ravel()], target_map.ids[ids[keep]],
-            np.tile(np.arange(1, N + 1), ids.shape[0])[keep.ravel()], scores[keep])
+    """serving.ranked_rows with the targets' raw ids."""
+    from .serving import ranked_rows
+    query, target, rank, score = ranked_rows(query_raw, ids, scores)
+    return query, target_map.ids[target], rank, score
 
 
 def _chunks(args, queries, what):

@@ -153,17 +153,29 @@ def ranking_metrics(model, train, test, K=10, metrics=METRICS, n_threads=None):
     U, V = _factors(model)
     K = check_int("K", K, 1)
     metrics = _metric_names(metrics)
-    train = _pattern(train, U.shape[0], V.shape[0], "train")
-    test = _pattern(test, U.shape[0], V.shape[0], "test")
+    rows = _evaluated(train, test, U.shape[0], V.shape[0], ("train", "test"))
+    return _ranked(U, V, rows, K, metrics, n_threads)
+
+
+def _evaluated(train, test, n_users, n_items, names):
+    """(users with test items outside train, their train rows, their test rows
+    minus train, sorted) for the ranking; `names` name train and test in errors."""
+    train = _pattern(train, n_users, n_items, names[0])
+    test = _pattern(test, n_users, n_items, names[1])
     positives = test - test.multiply(train)
     positives.eliminate_zeros()
     users = np.flatnonzero(np.diff(positives.indptr))
+    pos = positives[users]
+    pos.sort_indices()  # per_user_metrics searches each row's test items
+    return users, train[users], pos
+
+
+def _ranked(U, V, rows, K, metrics, n_threads):
+    """The metrics of ranking_metrics from its evaluated rows."""
+    users, excl, pos = rows
     result = {"users": int(users.size)}
     if users.size == 0:
         return {**{m: float("nan") for m in metrics}, **result}
-    excl, pos = train[users], positives[users]
-    for m in (excl, pos):
-        m.sort_indices()
     with compute_threads(check_n_threads(n_threads)):
         if "auc" in metrics:
             top, _, pairs_below = top_n(U[users], V, K, excl, None, pos)
@@ -190,7 +202,8 @@ def ranking_metrics(model, train, test, K=10, metrics=METRICS, n_threads=None):
 
 def validation_scorer(train, validation):
     """For fit's early stopping: validation = (test, metric, K) -> a function of
-    (user factors, item factors) giving that metric, training items excluded."""
+    (user factors, item factors) giving that metric, training items excluded.
+    The evaluated rows are prepared once, here, not at every iteration."""
     if not (isinstance(validation, tuple) and len(validation) == 3):
         raise TypeError(f"validation must be a (test_matrix, metric, K) tuple such as "
                         f"(test, 'ndcg', 20), got {type(validation).__name__}")
@@ -199,14 +212,14 @@ def validation_scorer(train, validation):
         raise ValueError(f"validation metric must be one of {', '.join(METRICS)}; "
                          f"got {metric!r}")
     K = check_int("validation K", K, 1)
-    test = _pattern(test, *train.shape, "validation test matrix")
-    if (test - test.multiply(_pattern(train, *train.shape, "X"))).nnz == 0:
+    rows = _evaluated(train, test, *train.shape, ("X", "validation test matrix"))
+    if rows[0].size == 0:
         raise ValueError("validation test matrix has no entries outside X: every test item is "
                          "a training item, so there is nothing to rank; hold entries out of X "
                          "(fastwals.metrics.split_random)")
 
     def score(U, V):
-        return ranking_metrics((U, V), train, test, K, metrics=(metric,))[metric]
+        return _ranked(U, V, rows, K, (metric,), None)[metric]
 
     return score
 

@@ -25,7 +25,8 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
     """The N best rows of Y for each row of U by U·Yᵀ, as (ids int64, scores) of
     shape (len(U), min(N, len(Y))), best first; unfilled places hold -1 / -inf.
 
-    exclude: CSR (len(U) × len(Y)) of items never returned per user; banned:
+    exclude: CSR (len(U) × len(Y)) of items never returned per user (any
+    column order: they are renumbered and sorted here); banned:
     item ids never returned to anyone. positives: CSR as exclude, disjoint from
     it; then also returns, per user, the (negative, positive) pairs ranked the
     wrong way, for AUC (see the kernel).
@@ -133,7 +134,7 @@ def banned_positions(filter_items, n_items, subset, name="filter_items", what="i
 
 
 def liked_rows(user_items, ids, n_users, n_items, subset, name="user_items"):
-    """The rows of user_items for `ids`, as canonical CSR in ranked-item positions.
+    """The rows of user_items for `ids`, as CSR in ranked-item positions.
 
     user_items holds either one row per id (in the order of ids, as implicit
     takes it) or one row per user of the model (rows are then picked by id);
@@ -147,9 +148,7 @@ def liked_rows(user_items, ids, n_users, n_items, subset, name="user_items"):
         liked = liked[ids]
     if subset is not None:
         liked = liked[:, subset]
-    liked = sp.csr_array(liked)
-    liked.sort_indices()
-    return liked
+    return sp.csr_array(liked)  # top_n renumbers and sorts the columns itself
 
 
 def rank(U, Y, N, exclude, banned, subset):
@@ -185,6 +184,15 @@ def recommend(X_f, Y_f, user_ids, user_items, N, filter_already_liked_items, fil
         keep = out_ids[0] >= 0
         return out_ids[0][keep], out_scores[0][keep]
     return out_ids, out_scores
+
+
+def ranked_rows(queries, ids, scores):
+    """Results (ids, scores: one row per query, -1 where unfilled) as long-format
+    columns, one per filled place: (query, item id, rank from 1, score)."""
+    keep = ids >= 0
+    N = ids.shape[1]
+    return (np.repeat(queries, N)[keep.ravel()], ids[keep],
+            np.tile(np.arange(1, N + 1), ids.shape[0])[keep.ravel()], scores[keep])
 
 
 def normalized(F):

@@ -46,6 +46,13 @@ def _sift_down(hs, hi, pos, n):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _done(worst, bound_u, next_norm):
+    """Whether a user whose heap is full (worst kept score > -inf) can skip the
+    items from here on: none scores above bound_u·next_norm = |u|·|y| (widened)."""
+    return worst > -np.inf and bound_u * next_norm < worst
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _count_below(sorted_scores, n, s):
     """How many of sorted_scores[:n] are below s, ties counted one half."""
     lo, hi = 0, n
@@ -114,8 +121,8 @@ def top_n_pass(U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_ind
                     u = users[t0 + r]
                     hs = heap_s[u]
                     hi = heap_i[u]
-                    if hs[0] > -np.inf and slack * unorm[u] * ynorm[i0] < hs[0]:
-                        continue  # done: nothing from i0 on can enter
+                    if _done(hs[0], slack * unorm[u], ynorm[i0]):
+                        continue  # nothing from i0 on can enter
                     row = S[r * n:(r + 1) * n]
                     p = cur[r]
                     end = excl_indptr[u + 1]
@@ -151,7 +158,7 @@ def top_n_pass(U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_ind
                                 hi[0] = item
                                 _sift_down(hs, hi, 0, N)
                                 worst = hs[0]
-                    if not (hs[0] > -np.inf and slack * unorm[u] * ynorm[i1] < hs[0]):
+                    if not _done(hs[0], slack * unorm[u], ynorm[i1]):
                         active = True
                 if not active:
                     break

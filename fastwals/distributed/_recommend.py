@@ -7,11 +7,11 @@ Ids are the raw ids when the fit had id maps, else the row and column numbers
 """
 
 import os
-import tempfile
 
 import numpy as np
 
 from .. import serving
+from .._atomic import atomic_file
 from .._validation import check_bool, check_ids, check_int
 from . import _blocks
 
@@ -57,24 +57,14 @@ def rank_block(block, X, kp, N, exclude_liked, filter_items, items, file, user_i
     with _blocks._kernels(kp["n_threads"]):
         ids, scores = serving.recommend(X, Y, np.arange(block.n_rows), liked, N, exclude_liked,
                                         filter_items, items)
-    keep = ids >= 0
-    users = np.repeat(np.arange(block.lo, block.hi), ids.shape[1])[keep.ravel()]
-    items_out = ids[keep]
+    users, items_out, rank, score = serving.ranked_rows(np.arange(block.lo, block.hi), ids,
+                                                        scores)
     table = pa.table({
         "user": user_ids[users] if user_ids is not None else users,
         "item": item_ids[items_out] if item_ids is not None else items_out,
-        "rank": np.tile(np.arange(1, ids.shape[1] + 1, dtype=np.int32), ids.shape[0])[
-            keep.ravel()],
-        "score": scores[keep],
+        "rank": rank.astype(np.int32),
+        "score": score,
     })
-    fd, tmp = tempfile.mkstemp(prefix=".fastwals-", suffix=".parquet.tmp",
-                               dir=os.path.dirname(file))
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, file)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(file) as f:
+        pq.write_table(table, f)
     return file, table.num_rows
