@@ -122,7 +122,7 @@ def main(argv=None):
         "factors": (int, "64"), "iterations": (int, "15"), "regularization": (float, "0.01"),
         "alpha": (float, "1"), "confidence": (str, "linear"), "epsilon": (float, "1"),
         "unobserved_weight": (float, "1"), "reg_exponent": (float, "0"),
-        "solver": (str, "cholesky"), "block_size": (int, "32"), "use_cg": (int, "0"),
+        "solver": (str, "cholesky"), "block_size": (int, "16"), "use_cg": (int, "0"),
     }
     for name, (_, default) in grid.items():
         ap.add_argument("--" + name.replace("_", "-"), default=default)

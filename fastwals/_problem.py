@@ -115,7 +115,7 @@ class Problem:
     explicit: bool
     solver: str = "cholesky"
     cg_steps: int = 3
-    block_size: int = 32
+    block_size: int = 16
 
     def scalars(self):
         """Kernel scalars in the factor dtype, so float32 loops stay float32."""

@@ -40,7 +40,7 @@ HYPERPARAMETERS = [
     ("--reg-exponent", "reg_exponent", float, 0.0),
     ("--solver", "solver", str, "cholesky"),
     ("--cg-steps", "cg_steps", int, 3),
-    ("--block-size", "block_size", int, 32),
+    ("--block-size", "block_size", int, 16),
     ("--dtype", "dtype", str, "float32"),
     ("--seed", "random_state", int, None),
 ]

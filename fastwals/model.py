@@ -41,7 +41,7 @@ class WALS:
     def __init__(self, factors=64, *, iterations=15, regularization=0.01, alpha=1.0,
                  unobserved_weight=1.0, confidence="linear", epsilon=1.0, feedback="implicit",
                  reg_exponent=0.0, row_weights=None, col_weights=None, solver="cholesky",
-                 cg_steps=3, block_size=32, dtype=np.float32, random_state=None, n_threads=None,
+                 cg_steps=3, block_size=16, dtype=np.float32, random_state=None, n_threads=None,
                  calculate_loss=False, show_progress=False, callback=None):
         self.factors = factors
         self.iterations = iterations

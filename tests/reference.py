@@ -61,6 +61,28 @@ def solve_rows(W, T, Y, lam):
     return X
 
 
+def block_pass(W, T, Y, lam, X0, block_size, exact_rows):
+    """One pass of exact block coordinate descent (iALS++) over every row, from X0:
+    dimensions block_size at a time in order, each block set to the minimiser
+    of the row objective with the others fixed; rows in exact_rows (a mask) are
+    solved exactly instead, as the subspace solver does for short rows."""
+    Y = np.asarray(Y, dtype=np.float64)
+    X = np.array(X0, dtype=np.float64)
+    k = Y.shape[1]
+    exact = solve_rows(W, T, Y, lam)
+    for u in range(W.shape[0]):
+        if exact_rows[u]:
+            X[u] = exact[u]
+            continue
+        A = (Y.T * W[u]) @ Y + lam[u] * np.eye(k)
+        b = Y.T @ (W[u] * T[u])
+        for b0 in range(0, k, block_size):
+            B = slice(b0, min(k, b0 + block_size))
+            rest = b[B] - A[B] @ X[u] + A[B, B] @ X[u, B]
+            X[u, B] = np.linalg.solve(A[B, B], rest)
+    return X
+
+
 def objective(W, T, X, Y, lam_users, lam_items):
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
@@ -88,6 +110,9 @@ class Reference:
 
     def solve_users(self, Y):
         return solve_rows(self.W, self.T, Y, self.lam_users)
+
+    def block_pass_users(self, Y, X0, block_size, exact_rows):
+        return block_pass(self.W, self.T, Y, self.lam_users, X0, block_size, exact_rows)
 
     def solve_items(self, X):
         return solve_rows(self.W.T, self.T.T, X, self.lam_items)

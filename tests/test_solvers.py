@@ -155,6 +155,35 @@ def test_subspace_rows_too_long_to_gather_are_read_in_place(monkeypatch):
     assert_allclose(in_place, gathered, rtol=1e-10, atol=1e-12 * np.abs(gathered).max())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block_size", [16, 5])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_subspace_pass_equals_dense_block_descent(monkeypatch, dtype, block_size, in_place):
+    # k = 40: full blocks and a shorter last one; block_size 16 (one vector tile) takes
+    # the register inverse, 5 the in-memory one; rows both sides of the exact-path cut-off
+    R = random_ratings(40, 120, density=0.45, seed=28, empty_rows=(), empty_cols=())
+    R[:5, 8:] = 0  # short rows: solved exactly when gathered
+    if in_place:  # every row longer than the gather block: read in place, a block at a time
+        monkeypatch.setattr(_problem, "SUBSPACE_GATHER_BYTES", 1)
+        monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
+    params = dict(regularization=0.5, alpha=2.0)
+    rng = np.random.default_rng(4)
+    k = 40
+    Y = rng.standard_normal((R.shape[1], k))
+    X0 = rng.standard_normal((R.shape[0], k))
+    problem = prepare(R, dtype, factors=k, solver="subspace", block_size=block_size, **params)
+    X = np.array(X0, dtype=dtype)
+    Yq = np.array(Y, dtype=dtype)
+    Q = _problem.half_sweep(problem, problem.users, Yq, X).astype(np.float64)
+    # rows read in place (more than GATHER_BATCH = 2 observations) always take the blocks
+    limit = 2 if in_place else _problem.subspace_exact_limit(k, block_size)
+    short = np.count_nonzero(R, axis=1) <= limit
+    assert short.sum() == (0 if in_place else 5)
+    expected = Reference(R, **params).block_pass_users(Y @ Q, X0 @ Q, block_size, short)
+    tol = 1e-9 if dtype == np.float64 else 2e-3
+    assert_allclose(X, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
 def _random_problem(n_users, n_items, k, density, seed):
     """(R, Y, X0) for a random shape, or (None, None, None) when R came out empty."""
     R = random_ratings(n_users, n_items, density, seed, empty_rows=(), empty_cols=())

@@ -245,3 +245,48 @@ def rows_dot_add(typingctx, r, P, poff, ldp, m, D, ntiles):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def tile_inverse(typingctx, H, hoff):
+    """In-place Gauss-Jordan inverse of the LANES × LANES block H[hoff:] (row
+    stride LANES), held in registers: the same operations, in the same order,
+    as one _pivot per column in memory (so the same bits), without a store and
+    reload per row and pivot. No pivoting (the block is SPD). Returns 1 when
+    every pivot was positive, else 0 (the block then holds garbage)."""
+    sig = types.int64(H, hoff)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        H_, hoff_ = args
+        hoff_ = _i64(context, builder, hoff_, at[1])
+        dt = context.get_value_type(at[0].dtype)
+        vecty = _vec_type(context, at[0].dtype)
+        align = context.get_abi_sizeof(dt)
+        i32 = ir.IntType(32)
+        ptrs = [_ptr(context, builder, at[0], H_,
+                     builder.add(hoff_, ir.Constant(ir.IntType(64), i * LANES)))
+                for i in range(LANES)]
+        rows = [_load(builder, p, align) for p in ptrs]
+        one = ir.Constant(dt, 1.0)
+        zero = ir.Constant(dt, 0.0)
+        ok = ir.Constant(ir.IntType(1), 1)
+        for j in range(LANES):
+            lane = ir.Constant(i32, j)
+            p = builder.extract_element(rows[j], lane)
+            ok = builder.and_(ok, builder.fcmp_ordered(">", p, zero))  # false for NaN too
+            ip = builder.fdiv(one, p)
+            rj = builder.fmul(builder.insert_element(rows[j], one, lane),
+                              _splat(builder, ip, vecty))
+            for i in range(LANES):
+                if i == j:
+                    continue
+                f = builder.extract_element(rows[i], lane)
+                ri = builder.insert_element(rows[i], zero, lane)
+                rows[i] = _fma(builder, _splat(builder, builder.fneg(f), vecty), rj, ri)
+            rows[j] = rj
+        for p, row in zip(ptrs, rows):
+            builder.store(row, p, align=align)
+        return builder.zext(ok, ir.IntType(64))
+
+    return sig, codegen
