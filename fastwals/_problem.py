@@ -41,6 +41,8 @@ SUBSPACE_GATHER_BYTES = 4 << 20
 # cost per block, the exact solve m²k (measured best at k = 256: 2, up to the
 # order where the Woodbury system moves to BLAS, whose call overhead dominates)
 SUBSPACE_EXACT_FACTOR = 2.0
+# chunks of rows per thread in a sweep (see solve_in_basis)
+CHUNKS_PER_THREAD = 8
 # rows per block of the parallel Gramian (the blocks depend on the shape only)
 GRAM_BLOCK = 4096
 # rows per BLAS gemm when rotating factors in place (bounds each thread's temporary)
@@ -208,7 +210,11 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
     worker holds only some rows of X (and only the rows of Y they need)."""
     k = Y.shape[1]
     dtype = problem.dtype
-    n_chunks = max(1, min(numba.get_num_threads(), side.n_rows))
+    # threads take chunks of about equal estimated cost as they finish the last
+    # (next_chunk): several per thread, so that one slowed by anything else on
+    # its core (a shared machine) hands the rest of its share to the others
+    n_threads = max(1, min(numba.get_num_threads(), side.n_rows))
+    n_chunks = max(1, min(CHUNKS_PER_THREAD * n_threads, side.n_rows))
     nnz = np.diff(side.indptr).astype(np.float64)
     longest = max(1, int(nnz.max()))
     if problem.solver == "cholesky":
@@ -219,15 +225,16 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
         dual_max = -1
     starts = balanced_chunks(row_costs(problem.solver, nnz, k, problem, dual_max), n_chunks)
     failed = np.full(n_chunks, -1, dtype=np.int64)
+    counter = np.zeros(1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
     if problem.solver == "cholesky":
-        cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_chunks, k, k), dtype),
-                       np.empty((n_chunks, k), dtype),
-                       np.empty((n_chunks, max(GATHER_BATCH, dual_max), k), dtype),
-                       np.empty((n_chunks, 3, k), dtype), make_work(n_chunks, k),
+        cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, k, k), dtype),
+                       np.empty((n_threads, k), dtype),
+                       np.empty((n_threads, max(GATHER_BATCH, dual_max), k), dtype),
+                       np.empty((n_threads, 3, k), dtype), make_work(n_threads, k),
                        np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                       failed)
+                       failed, counter)
     elif problem.solver == "subspace":
         b = problem.block_size
         bp = -(-b // LANES) * LANES
@@ -235,18 +242,18 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
         long_rows = longest if longest > cap else 1
         subspace_sweep(*rows, Y, lam_eig, *weights, b, dual_max,
                        dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                       np.zeros((n_chunks, cap * k + 2 * LANES), dtype),
-                       np.zeros((n_chunks, long_rows * bp), dtype),
-                       np.empty((n_chunks, 2, longest), dtype),
-                       np.empty((n_chunks, -(-k // b) * bp * bp), dtype),
-                       np.empty((n_chunks, max(1, dual_max) ** 2), dtype),
-                       np.empty((n_chunks, 7, k + bp), dtype), make_work(n_chunks, k),
-                       np.ones(1, dtype), failed)
+                       np.zeros((n_threads, cap * k + 2 * LANES), dtype),
+                       np.zeros((n_threads, long_rows * bp), dtype),
+                       np.empty((n_threads, 2, longest), dtype),
+                       np.empty((n_threads, -(-k // b) * bp * bp), dtype),
+                       np.empty((n_threads, max(1, dual_max) ** 2), dtype),
+                       np.empty((n_threads, 7, k + bp), dtype), make_work(n_threads, k),
+                       np.ones(1, dtype), failed, counter)
     elif problem.solver == "cg":
         cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
         cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
-                 np.empty((n_chunks, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
-                 np.empty((n_chunks, longest), dtype), np.empty((n_chunks, 4, k), dtype))
+                 np.empty((n_threads, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
+                 np.empty((n_threads, longest), dtype), np.empty((n_threads, 4, k), dtype), counter)
     else:
         raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():

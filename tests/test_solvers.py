@@ -226,3 +226,18 @@ def test_subspace_pass_never_increases_the_objective_on_random_shapes(n_users, n
     before, after = ref.objective(X0, Y), ref.objective(X1, Y)
     assert after <= before * (1 + 1e-12)
     assert after >= ref.objective(ref.solve_users(Y), Y) * (1 - 1e-9)  # never below the optimum
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg", "subspace"])
+def test_how_rows_are_chunked_between_threads_does_not_change_the_factors(monkeypatch, solver):
+    # threads take chunks from a shared counter in whatever order they finish:
+    # one chunk per thread, a few, or one per row all give the same bits
+    R = sp.csr_array(random_ratings(60, 40, density=0.3, seed=29))
+    fits = []
+    for per_thread in (1, 3, 1000):
+        monkeypatch.setattr(_problem, "CHUNKS_PER_THREAD", per_thread)
+        fits.append(WALS(8, iterations=3, solver=solver, block_size=3, random_state=0,
+                         regularization=0.1).fit(R))
+    for f in fits[1:]:
+        assert np.array_equal(fits[0].user_factors_, f.user_factors_)
+        assert np.array_equal(fits[0].item_factors_, f.item_factors_)

@@ -76,3 +76,19 @@ def prefetch_row(arr, row):
     step = max(1, 64 // arr.itemsize)
     for col in range(0, arr.shape[1], step):
         _prefetch_line(arr, row, col)
+
+
+@intrinsic
+def next_chunk(typingctx, counter):
+    """Atomically counter[0] += 1, returning the old value: the parallel sweeps'
+    threads take chunks of rows from one shared counter as they finish the
+    previous ones (prange alone splits its range statically, so a thread slowed
+    by anything else on its core held the whole sweep back)."""
+    sig = types.int64(counter)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        one = ir.Constant(ir.IntType(64), 1)
+        return builder.atomic_rmw("add", ary.data, one, "monotonic")
+
+    return sig, codegen

@@ -11,7 +11,7 @@ step reuses.
 
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
+from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
@@ -68,75 +68,81 @@ def _dot(a, b):
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon, explicit,
              row_weights, col_weights, starts, X, cg_steps, Z_scratch, iota, c_scratch,
-             vec_scratch):
+             vec_scratch, counter):
     """Improve every row of X in place by cg_steps conjugate-gradient steps, in the
-    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Rows that fit in
-    Z_scratch[c] (rows × k, kept cache-sized) are gathered there once; longer
-    rows read Yh in place at every step. iota = arange(rows), of the indices'
-    dtype; c_scratch[c] holds the longest row; vec_scratch[c] is 4 × k."""
+    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Thread th takes
+    chunks ch (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
+    cholesky_sweep. Rows that fit in Z_scratch[th] (rows × k, kept cache-sized)
+    are gathered there once; longer rows read Yh in place at every step. iota =
+    arange(rows), of the indices' dtype; c_scratch[th] holds the longest row;
+    vec_scratch[th] is 4 × k."""
     k = Yh.shape[1]
     cap = Z_scratch.shape[1]
-    for ch in prange(starts.size - 1):
-        Z = Z_scratch[ch]
-        c = c_scratch[ch]
-        d = vec_scratch[ch, 0]
-        r = vec_scratch[ch, 1]
-        p = vec_scratch[ch, 2]
-        Ap = vec_scratch[ch, 3]
-        for u in range(starts[ch], starts[ch + 1]):
-            lo = indptr[u]
-            hi = indptr[u + 1]
-            x = X[u]
-            if lo == hi:
-                for a in range(k):
-                    x[a] = 0.0  # b = 0: the exact minimiser, as in the Cholesky solver
-                continue
-            m = hi - lo
-            rw = row_weights[u]
-            for a in range(k):
-                d[a] = lam_eig[a] + reg[u]
-                r[a] = -d[a] * x[a]
-            gathered = m <= cap
-            if gathered:
-                src = Z
-                idx = iota[:m]
-            else:
-                src = Yh
-                idx = indices[lo:hi]
-            # one pass: gather, and r = b − A x
-            for q in range(m):
-                if q + PREFETCH_AHEAD < m:
-                    prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
-                i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind,
-                                           epsilon, explicit, rw, col_weights)
-                c[q] = extra
-                y = Yh[i]
-                if gathered:
-                    z = Z[q]
+    for th in prange(Z_scratch.shape[0]):
+        Z = Z_scratch[th]
+        c = c_scratch[th]
+        d = vec_scratch[th, 0]
+        r = vec_scratch[th, 1]
+        p = vec_scratch[th, 2]
+        Ap = vec_scratch[th, 3]
+        while True:
+            ch = next_chunk(counter)
+            if ch >= starts.size - 1:
+                break
+            for u in range(starts[ch], starts[ch + 1]):
+                lo = indptr[u]
+                hi = indptr[u + 1]
+                x = X[u]
+                if lo == hi:
                     for a in range(k):
-                        z[a] = y[a]
-                t = Yh.dtype.type(0)
+                        x[a] = 0.0  # b = 0: the exact minimiser, as in the Cholesky solver
+                    continue
+                m = hi - lo
+                rw = row_weights[u]
                 for a in range(k):
-                    t += y[a] * x[a]
-                t = wt - extra * t
+                    d[a] = lam_eig[a] + reg[u]
+                    r[a] = -d[a] * x[a]
+                gathered = m <= cap
+                if gathered:
+                    src = Z
+                    idx = iota[:m]
+                else:
+                    src = Yh
+                    idx = indices[lo:hi]
+                # one pass: gather, and r = b − A x
+                for q in range(m):
+                    if q + PREFETCH_AHEAD < m:
+                        prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
+                    i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind,
+                                               epsilon, explicit, rw, col_weights)
+                    c[q] = extra
+                    y = Yh[i]
+                    if gathered:
+                        z = Z[q]
+                        for a in range(k):
+                            z[a] = y[a]
+                    t = Yh.dtype.type(0)
+                    for a in range(k):
+                        t += y[a] * x[a]
+                    t = wt - extra * t
+                    for a in range(k):
+                        r[a] += t * y[a]
                 for a in range(k):
-                    r[a] += t * y[a]
-            for a in range(k):
-                p[a] = r[a]
-            rr = _dot(r, r)
-            for _ in range(cg_steps):
-                if rr == 0.0:
-                    break
-                _apply(d, src, idx, c, m, p, Ap)
-                pAp = _dot(p, Ap)
-                if not pAp > 0.0:
-                    break
-                step = rr / pAp
-                for a in range(k):
-                    x[a] += step * p[a]
-                    r[a] -= step * Ap[a]
-                rr_new = _dot(r, r)
-                beta = rr_new / rr
-                for a in range(k):
-                    p[a] = r[a] + beta * p[a]
-                rr = rr_new
+                    p[a] = r[a]
+                rr = _dot(r, r)
+                for _ in range(cg_steps):
+                    if rr == 0.0:
+                        break
+                    _apply(d, src, idx, c, m, p, Ap)
+                    pAp = _dot(p, Ap)
+                    if not pAp > 0.0:
+                        break
+                    step = rr / pAp
+                    for a in range(k):
+                        x[a] += step * p[a]
+                        r[a] -= step * Ap[a]
+                    rr_new = _dot(r, r)
+                    beta = rr_new / rr
+                    for a in range(k):
+                        p[a] = r[a] + beta * p[a]
+                    rr = rr_new

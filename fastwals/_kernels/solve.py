@@ -26,7 +26,7 @@ dtype (a float64 scalar would silently promote the float32 inner loops).
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
+from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
 from .lapack import posv, posv_lower, syrk, syrk_lower
 
 
@@ -160,56 +160,62 @@ def _set_diagonal(A, d):
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, starts, X, A_scratch, b_scratch,
-                   Z_scratch, vec_scratch, work, ones, dual_max, dual_norm_bound, failed):
+                   Z_scratch, vec_scratch, work, ones, dual_max, dual_norm_bound, failed,
+                   counter):
     """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ;
-    X receives x̂ = Qᵀ x. Chunk c (rows starts[c]:starts[c+1]) uses A_scratch[c]
-    (k×k), b_scratch[c] (k), Z_scratch[c] (rows × k, rows ≥ dual_max),
-    vec_scratch[c] (3 × k) and work[c]; failed[c] receives the first row whose
-    system was not positive definite, or -1."""
+    X receives x̂ = Qᵀ x. Thread th takes chunks c (rows starts[c]:starts[c+1])
+    from `counter` (zero on entry) until none is left, working in A_scratch[th]
+    (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
+    vec_scratch[th] (3 × k) and work[th]; failed[c] receives the first row of chunk
+    c whose system was not positive definite, or -1."""
     k = Yh.shape[1]
     batch = Z_scratch.shape[1]
-    for c in prange(starts.size - 1):
-        A = A_scratch[c]
-        b = b_scratch[c]
-        Z = Z_scratch[c]
-        d = vec_scratch[c, 0]
-        dinv = vec_scratch[c, 1]
-        v = vec_scratch[c, 2]
-        wk = work[c]
-        failed[c] = -1
-        for u in range(starts[c], starts[c + 1]):
-            lo = indptr[u]
-            hi = indptr[u + 1]
-            m = hi - lo
-            if m == 0:
-                # b = 0, so the minimiser (minimum-norm if A is singular) is 0
+    for th in prange(A_scratch.shape[0]):
+        A = A_scratch[th]
+        b = b_scratch[th]
+        Z = Z_scratch[th]
+        d = vec_scratch[th, 0]
+        dinv = vec_scratch[th, 1]
+        v = vec_scratch[th, 2]
+        wk = work[th]
+        while True:
+            c = next_chunk(counter)
+            if c >= starts.size - 1:
+                break
+            failed[c] = -1
+            for u in range(starts[c], starts[c + 1]):
+                lo = indptr[u]
+                hi = indptr[u + 1]
+                m = hi - lo
+                if m == 0:
+                    # b = 0, so the minimiser (minimum-norm if A is singular) is 0
+                    for a in range(k):
+                        X[u, a] = 0.0
+                    continue
+                rw = row_weights[u]
+                positive = True
                 for a in range(k):
-                    X[u, a] = 0.0
-                continue
-            rw = row_weights[u]
-            positive = True
-            for a in range(k):
-                d[a] = lam_eig[a] + reg[u]
-                positive &= d[a] > 0.0
-                b[a] = 0.0
-            if m <= dual_max and positive:
-                _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
-                        col_weights, Z, b)
-                status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
-                if status == 0:  # direct path, reusing the gathered block
+                    d[a] = lam_eig[a] + reg[u]
+                    positive &= d[a] > 0.0
+                    b[a] = 0.0
+                if m <= dual_max and positive:
+                    _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
+                            col_weights, Z, b)
+                    status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
+                    if status == 0:  # direct path, reusing the gathered block
+                        _set_diagonal(A, d)
+                        syrk_lower(A, Z, m, wk, ones)
+                        status = 1 if posv_lower(A, b, wk) == 0 else -1
+                else:
                     _set_diagonal(A, d)
-                    syrk_lower(A, Z, m, wk, ones)
+                    for start in range(lo, hi, batch):
+                        mb = min(batch, hi - start)
+                        _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,
+                                explicit, rw, col_weights, Z, b)
+                        syrk_lower(A, Z, mb, wk, ones)
                     status = 1 if posv_lower(A, b, wk) == 0 else -1
-            else:
-                _set_diagonal(A, d)
-                for start in range(lo, hi, batch):
-                    mb = min(batch, hi - start)
-                    _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,
-                            explicit, rw, col_weights, Z, b)
-                    syrk_lower(A, Z, mb, wk, ones)
-                status = 1 if posv_lower(A, b, wk) == 0 else -1
-            if status == 1:
-                for a in range(k):
-                    X[u, a] = b[a]
-            elif failed[c] < 0:
-                failed[c] = u
+                if status == 1:
+                    for a in range(k):
+                        X[u, a] = b[a]
+                elif failed[c] < 0:
+                    failed[c] = u

@@ -34,7 +34,7 @@ would promote float32 arithmetic to float64.
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, observation, prefetch_row
+from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
 from .simd import (LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_inverse,
                    tile_scale)
 from .solve import dual_row
@@ -138,123 +138,128 @@ def _step(P, poff, ld, m, bb, bp, d, xB, bB, r, H, hoff, g, delta, zero):
 def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, starts, X, block_size, exact_max,
                    dual_norm_bound, W_scratch, Z_scratch, obs_scratch, H_scratch, S_scratch,
-                   vec_scratch, work, ones, failed):
+                   vec_scratch, work, ones, failed, counter):
     """One pass over every block of every row of X, in place, in the eigenbasis
-    (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Chunk c (rows
-    starts[c]:starts[c+1]) uses W_scratch[c] (the gather block, flat, rows × k
-    plus padding), Z_scratch[c] (one block's columns of the longest row that
-    does not fit W, flat), obs_scratch[c] (2 × longest row), H_scratch[c] (a bp×bp
-    block per block of k),
-    S_scratch[c] (exact_max²), vec_scratch[c] (7 × (k + padding)) and work[c];
-    failed[c] receives the first row with a system that was not positive
-    definite, or -1. Rows of at most exact_max observations are solved exactly."""
+    (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Thread th takes chunks ch
+    (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
+    cholesky_sweep, working in W_scratch[th] (the gather block, flat, rows × k
+    plus padding), Z_scratch[th] (one block's columns of the longest row that
+    does not fit W, flat), obs_scratch[th] (2 × longest row), H_scratch[th] (a
+    bp×bp block per block of k), S_scratch[th] (exact_max²), vec_scratch[th]
+    (7 × (k + padding)) and work[th]; failed[ch] receives the first row of chunk
+    ch with a system that was not positive definite, or -1. Rows of at most
+    exact_max observations are solved exactly."""
     k = Yh.shape[1]
     zero = X.dtype.type(0)
     one = X.dtype.type(1)
     bp = -(-block_size // LANES) * LANES
     cap = (W_scratch.shape[1] - 2 * LANES) // k  # rows the gather block holds
-    for ch in prange(starts.size - 1):
-        W = W_scratch[ch]
-        Z = Z_scratch[ch]
-        s = obs_scratch[ch, 0]
-        r = obs_scratch[ch, 1]
-        H = H_scratch[ch]
-        S = S_scratch[ch]
-        b = vec_scratch[ch, 0]
-        d = vec_scratch[ch, 1]
-        dinv = vec_scratch[ch, 2]
-        v = vec_scratch[ch, 3]
-        g = vec_scratch[ch, 4]
-        delta = vec_scratch[ch, 5]
-        ok = vec_scratch[ch, 6]  # per block: one when its inverse exists
-        wk = work[ch]
-        failed[ch] = -1
-        for u in range(starts[ch], starts[ch + 1]):
-            lo = indptr[u]
-            hi = indptr[u + 1]
-            x = X[u]
-            if lo == hi:
-                for a in range(k):
-                    x[a] = zero  # b = 0: the exact minimiser, as in the Cholesky solver
-                continue
-            m = hi - lo
-            rw = row_weights[u]
-            positive = True
-            for a in range(k):
-                d[a] = lam_eig[a] + reg[u]
-                positive &= d[a] > zero
-                b[a] = zero
-            gathered = m <= cap
-            _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon, explicit, rw,
-                    col_weights, gathered, W, s, r, b)
-            if gathered and m <= exact_max and positive:
-                W2 = W[:m * k].reshape((m, k))
-                status = dual_row(m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)
-                if status == 1:
+    for th in prange(W_scratch.shape[0]):
+        W = W_scratch[th]
+        Z = Z_scratch[th]
+        s = obs_scratch[th, 0]
+        r = obs_scratch[th, 1]
+        H = H_scratch[th]
+        S = S_scratch[th]
+        b = vec_scratch[th, 0]
+        d = vec_scratch[th, 1]
+        dinv = vec_scratch[th, 2]
+        v = vec_scratch[th, 3]
+        g = vec_scratch[th, 4]
+        delta = vec_scratch[th, 5]
+        ok = vec_scratch[th, 6]  # per block: one when its inverse exists
+        wk = work[th]
+        while True:
+            ch = next_chunk(counter)
+            if ch >= starts.size - 1:
+                break
+            failed[ch] = -1
+            for u in range(starts[ch], starts[ch + 1]):
+                lo = indptr[u]
+                hi = indptr[u + 1]
+                x = X[u]
+                if lo == hi:
                     for a in range(k):
-                        x[a] = b[a]
+                        x[a] = zero  # b = 0: the exact minimiser, as in the Cholesky solver
                     continue
-                if status < 0:
-                    if failed[ch] < 0:
-                        failed[ch] = u
-                    continue
-                # status 0: the Woodbury bound was exceeded; W is restored, b untouched
-            nb = -(-k // block_size)
-            full = k // block_size
-            hsz = bp * bp
-            if gathered:
-                # every block's Hessian, then their inverses, pivot j of all the
-                # full blocks at a time (independent chains, so they overlap)
+                m = hi - lo
+                rw = row_weights[u]
+                positive = True
+                for a in range(k):
+                    d[a] = lam_eig[a] + reg[u]
+                    positive &= d[a] > zero
+                    b[a] = zero
+                gathered = m <= cap
+                _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon, explicit, rw,
+                        col_weights, gathered, W, s, r, b)
+                if gathered and m <= exact_max and positive:
+                    W2 = W[:m * k].reshape((m, k))
+                    status = dual_row(m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)
+                    if status == 1:
+                        for a in range(k):
+                            x[a] = b[a]
+                        continue
+                    if status < 0:
+                        if failed[ch] < 0:
+                            failed[ch] = u
+                        continue
+                    # status 0: the Woodbury bound was exceeded; W is restored, b untouched
+                nb = -(-k // block_size)
+                full = k // block_size
+                hsz = bp * bp
+                if gathered:
+                    # every block's Hessian, then their inverses, pivot j of all the
+                    # full blocks at a time (independent chains, so they overlap)
+                    for B in range(nb):
+                        b0 = B * block_size
+                        bb = min(block_size, k - b0)
+                        _hessian(W, b0, k, m, bb, bp, d[b0:b0 + bb], H, B * hsz, zero)
+                        ok[B] = one
+                    if block_size == LANES:  # each inverse in registers
+                        for B in range(full):
+                            if tile_inverse(H, B * hsz) == 0:
+                                ok[B] = zero
+                    else:
+                        for j in range(block_size):
+                            for B in range(full):
+                                if ok[B] != zero and not _pivot(H, B * hsz, j, block_size, bp, one,
+                                                                zero):
+                                    ok[B] = zero
+                    for j in range(k - full * block_size):
+                        if ok[full] != zero and not _pivot(H, full * hsz, j, k - full * block_size,
+                                                           bp, one, zero):
+                            ok[full] = zero
                 for B in range(nb):
                     b0 = B * block_size
                     bb = min(block_size, k - b0)
-                    _hessian(W, b0, k, m, bb, bp, d[b0:b0 + bb], H, B * hsz, zero)
-                    ok[B] = one
-                if block_size == LANES:  # each inverse in registers
-                    for B in range(full):
-                        if tile_inverse(H, B * hsz) == 0:
-                            ok[B] = zero
-                else:
-                    for j in range(block_size):
-                        for B in range(full):
-                            if ok[B] != zero and not _pivot(H, B * hsz, j, block_size, bp, one,
-                                                            zero):
-                                ok[B] = zero
-                for j in range(k - full * block_size):
-                    if ok[full] != zero and not _pivot(H, full * hsz, j, k - full * block_size,
-                                                       bp, one, zero):
-                        ok[full] = zero
-            for B in range(nb):
-                b0 = B * block_size
-                bb = min(block_size, k - b0)
-                if gathered:
-                    P = W
-                    poff = b0
-                    ld = k
-                    hoff = B * hsz
-                else:
-                    _panel(lo, m, indices, Yh, s, b0, bb, bp, Z)
-                    P = Z
-                    poff = 0
-                    ld = bp
-                    hoff = 0
-                    _hessian(Z, 0, bp, m, bb, bp, d[b0:b0 + bb], H, 0, zero)
-                    ok[B] = one
-                    if bb == LANES:
-                        if tile_inverse(H, 0) == 0:
-                            ok[B] = zero
+                    if gathered:
+                        P = W
+                        poff = b0
+                        ld = k
+                        hoff = B * hsz
                     else:
-                        for j in range(bb):
-                            if not _pivot(H, 0, j, bb, bp, one, zero):
+                        _panel(lo, m, indices, Yh, s, b0, bb, bp, Z)
+                        P = Z
+                        poff = 0
+                        ld = bp
+                        hoff = 0
+                        _hessian(Z, 0, bp, m, bb, bp, d[b0:b0 + bb], H, 0, zero)
+                        ok[B] = one
+                        if bb == LANES:
+                            if tile_inverse(H, 0) == 0:
                                 ok[B] = zero
-                                break
-                if ok[B] == zero:
-                    if failed[ch] < 0:
-                        failed[ch] = u
-                    continue  # this block unchanged; the caller raises
-                _step(P, poff, ld, m, bb, bp, d[b0:b0 + bb], x[b0:b0 + bb], b[b0:b0 + bb], r,
-                      H, hoff, g, delta, zero)
-                for a in range(bb):
-                    x[b0 + a] += delta[a]
-                if b0 + bb < k:  # predictions for the next block
-                    rows_dot_add(r, P, poff, ld, m, delta, bp // LANES)
+                        else:
+                            for j in range(bb):
+                                if not _pivot(H, 0, j, bb, bp, one, zero):
+                                    ok[B] = zero
+                                    break
+                    if ok[B] == zero:
+                        if failed[ch] < 0:
+                            failed[ch] = u
+                        continue  # this block unchanged; the caller raises
+                    _step(P, poff, ld, m, bb, bp, d[b0:b0 + bb], x[b0:b0 + bb], b[b0:b0 + bb], r,
+                          H, hoff, g, delta, zero)
+                    for a in range(bb):
+                        x[b0 + a] += delta[a]
+                    if b0 + bb < k:  # predictions for the next block
+                        rows_dot_add(r, P, poff, ld, m, delta, bp // LANES)
