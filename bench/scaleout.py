@@ -3,6 +3,7 @@ on a 2-worker Dask LocalCluster, and Spark ALS on local[2], in one run.
 
     nice -n 10 python bench/scaleout.py                 # k = 64, 5 iterations
     python bench/scaleout.py --solvers cholesky,cg --spark-blocks 2,10
+    python bench/scaleout.py --worker-malloc heap   # workers keep freed memory (README)
 
 Same data (bench/data.py::synthetic, 4,317,373 non-zeros), k, regularization
 (0.1), alpha (1.0, linear confidence), float32 everywhere.
@@ -43,6 +44,8 @@ from data import synthetic  # noqa: E402
 from fastwals import WALS  # noqa: E402
 
 PARAMS = dict(regularization=0.1, alpha=1.0, confidence="linear")
+# the workers' malloc settings the README suggests for throughput
+HEAP_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "134217728", "MALLOC_TRIM_THRESHOLD_": "268435456"}
 
 
 def time_local(X, k, iterations, solver):
@@ -144,6 +147,11 @@ def main(argv=None):
     ap.add_argument("--exchange", default="auto")
     ap.add_argument("--repeats", type=int, default=3,
                     help="fastwals fits per side, alternating; medians are reported")
+    ap.add_argument("--worker-malloc", choices=("dask", "heap"), default="dask",
+                    help="dask: the workers' default environment (MALLOC_TRIM_THRESHOLD_="
+                         "65536, which also turns off glibc's adaptive mmap threshold: every "
+                         "large array is a fresh mapping); heap: " + ", ".join(
+                             f"{k}={v}" for k, v in HEAP_MALLOC.items()))
     ap.add_argument("--spark-blocks", default="2,10",
                     help="numUserBlocks = numItemBlocks values to try ('' skips Spark)")
     args = ap.parse_args(argv)
@@ -154,9 +162,15 @@ def main(argv=None):
     print(f"# synthetic {X.shape[0]:,} × {X.shape[1]:,}, {X.nnz:,} non-zeros, k = {k}, "
           f"{iters} iterations")
     rows = []
+    import dask
     from distributed import Client, LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    if args.worker_malloc == "heap":
+        environ.update(HEAP_MALLOC)
+    print(f"# workers' environment: {environ}")
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster, Client(cluster) as client:
         for solver in args.solvers.split(","):
             locals_, dists = [], []
             for r in range(args.repeats):  # alternating, so that load from elsewhere is shared
