@@ -156,11 +156,13 @@ def test_subspace_rows_too_long_to_gather_are_read_in_place(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("block_size", [16, 5])
+@pytest.mark.parametrize("block_size", [16, 5, 24])
 @pytest.mark.parametrize("in_place", [False, True])
 def test_subspace_pass_equals_dense_block_descent(monkeypatch, dtype, block_size, in_place):
     # k = 40: full blocks and a shorter last one; block_size 16 (one vector tile) takes
-    # the register inverse, 5 the in-memory one; rows both sides of the exact-path cut-off
+    # the register inverse, 5 the in-memory one, and 24 a last block of 16 whose rows
+    # are 32 apart (padded), which the register inverse must not take; rows both sides
+    # of the exact-path cut-off
     R = random_ratings(40, 120, density=0.45, seed=28, empty_rows=(), empty_cols=())
     R[:5, 8:] = 0  # short rows: solved exactly when gathered
     if in_place:  # every row longer than the gather block: read in place, a block at a time

@@ -118,6 +118,19 @@ def _pivot(H, hoff, j, bb, bp, one, zero):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _invert(H, hoff, bb, bp, one, zero):
+    """Invert the leading bb×bb of the bp×bp block at hoff in place: in registers
+    (simd.tile_inverse, the same bits) when the block is exactly one tile, else
+    pivot by pivot. False when a pivot was not positive."""
+    if bb == LANES and bp == LANES:  # the tile's row stride is LANES
+        return tile_inverse(H, hoff) != 0
+    for j in range(bb):
+        if not _pivot(H, hoff, j, bb, bp, one, zero):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _step(P, poff, ld, m, bb, bp, d, xB, bB, r, H, hoff, g, delta, zero):
     """delta = −H⁻¹ g for the inverted block at hoff, with the gradient
     g = P_Bᵀ r + d∘x_B − b_B from the current predictions (zero beyond bb)."""
@@ -215,20 +228,19 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                         bb = min(block_size, k - b0)
                         _hessian(W, b0, k, m, bb, bp, d[b0:b0 + bb], H, B * hsz, zero)
                         ok[B] = one
-                    if block_size == LANES:  # each inverse in registers
+                    if block_size == LANES:  # one tile each: _invert holds it in registers
                         for B in range(full):
-                            if tile_inverse(H, B * hsz) == 0:
+                            if not _invert(H, B * hsz, LANES, bp, one, zero):
                                 ok[B] = zero
-                    else:
+                    else:  # pivot j of every full block at a time (the chains overlap)
                         for j in range(block_size):
                             for B in range(full):
                                 if ok[B] != zero and not _pivot(H, B * hsz, j, block_size, bp, one,
                                                                 zero):
                                     ok[B] = zero
-                    for j in range(k - full * block_size):
-                        if ok[full] != zero and not _pivot(H, full * hsz, j, k - full * block_size,
-                                                           bp, one, zero):
-                            ok[full] = zero
+                    rest = k - full * block_size
+                    if rest and not _invert(H, full * hsz, rest, bp, one, zero):
+                        ok[full] = zero
                 for B in range(nb):
                     b0 = B * block_size
                     bb = min(block_size, k - b0)
@@ -244,15 +256,7 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                         ld = bp
                         hoff = 0
                         _hessian(Z, 0, bp, m, bb, bp, d[b0:b0 + bb], H, 0, zero)
-                        ok[B] = one
-                        if bb == LANES:
-                            if tile_inverse(H, 0) == 0:
-                                ok[B] = zero
-                        else:
-                            for j in range(bb):
-                                if not _pivot(H, 0, j, bb, bp, one, zero):
-                                    ok[B] = zero
-                                    break
+                        ok[B] = one if _invert(H, 0, bb, bp, one, zero) else zero
                     if ok[B] == zero:
                         if failed[ch] < 0:
                             failed[ch] = u
