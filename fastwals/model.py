@@ -1,6 +1,7 @@
 """The WALS estimator: hyperparameters, the alternating fit loop, fitted state."""
 
 import inspect
+from contextlib import contextmanager
 import time
 
 import numpy as np
@@ -152,20 +153,19 @@ class WALS:
 
         fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_",
                   "validation_history_", "best_iteration_", "user_ids_", "item_ids_")
-        previous = {name: self.__dict__[name] for name in fitted if name in self.__dict__}
-        progress = _progress(p["iterations"], p["show_progress"])
-        self.user_factors_, self.item_factors_ = X_f, Y_f
-        self.n_iter_, self.loss_history_ = done, history
-        for name in ("validation_history_", "best_iteration_"):  # only a validated fit has them
-            self.__dict__.pop(name, None)
-        if id_maps is not None:
-            self.user_ids_, self.item_ids_ = id_maps
-        elif not warm_start:  # a plain matrix has no raw ids; a warm start keeps the maps
-            self.__dict__.pop("user_ids_", None)
-            self.__dict__.pop("item_ids_", None)
-        best = None  # (score, n_iter_, user factors, item factors)
-        scores = []
-        try:
+        # half-updated factors are not a model: a failure puts back what was there
+        with _fitting(self, fitted, p["iterations"], p["show_progress"]) as progress:
+            self.user_factors_, self.item_factors_ = X_f, Y_f
+            self.n_iter_, self.loss_history_ = done, history
+            for name in ("validation_history_", "best_iteration_"):  # only a validated fit has them
+                self.__dict__.pop(name, None)
+            if id_maps is not None:
+                self.user_ids_, self.item_ids_ = id_maps
+            elif not warm_start:  # a plain matrix has no raw ids; a warm start keeps the maps
+                self.__dict__.pop("user_ids_", None)
+                self.__dict__.pop("item_ids_", None)
+            best = None  # (score, n_iter_, user factors, item factors)
+            scores = []
             with compute_threads(p["n_threads"]):
                 for it in range(p["iterations"]):
                     start = time.perf_counter()
@@ -191,15 +191,6 @@ class WALS:
             if best is not None:
                 _, self.best_iteration_, self.user_factors_, self.item_factors_ = best
                 self.validation_history_ = scores
-        except BaseException:
-            # half-updated factors are not a model: put back what was there before
-            for name in fitted:
-                self.__dict__.pop(name, None)
-            self.__dict__.update(previous)
-            raise
-        finally:
-            if progress is not None:
-                progress.close()
         return self
 
     # ------------------------------------------------------------ persistence
@@ -386,8 +377,23 @@ def _small_normal(rng, shape, dtype):
     return out
 
 
-def _progress(total, show):
-    if not show:
-        return None
-    from tqdm import tqdm  # writes to stderr
-    return tqdm(total=total, desc="fastwals", unit="it", leave=False)
+@contextmanager
+def _fitting(model, names, total, show, done=0):
+    """The body of a fit: yields its progress bar (tqdm on stderr, or None when
+    not `show`), closed at the end; if the body raises, the attributes `names`
+    of `model` are put back as they were on entry (and those it lacked removed)."""
+    previous = {name: model.__dict__[name] for name in names if name in model.__dict__}
+    progress = None
+    if show:
+        from tqdm import tqdm
+        progress = tqdm(total=total, initial=done, desc="fastwals", unit="it", leave=False)
+    try:
+        yield progress
+    except BaseException:
+        for name in names:
+            model.__dict__.pop(name, None)
+        model.__dict__.update(previous)
+        raise
+    finally:
+        if progress is not None:
+            progress.close()

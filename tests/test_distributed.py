@@ -85,6 +85,23 @@ def test_equals_the_single_machine_fit(client, R, solver, mode):
     assert_allclose(model.loss_history_, ref.loss_history_, rtol=1e-9)
 
 
+def test_a_failed_fit_leaves_the_previous_model_intact(client, R):
+    kw = dict(dtype=np.float64, random_state=6, regularization=0.1)
+    model = DistributedWALS(client, 4, iterations=2, **kw).fit(R)
+    before = model.to_wals()
+
+    def boom(it, seconds, loss):
+        raise RuntimeError("stop here")
+
+    model.wals.set_params(iterations=3, callback=boom)
+    with pytest.raises(RuntimeError, match="stop here"):
+        model.fit(R)
+    assert model.n_iter_ == 2
+    after = model.to_wals()
+    assert np.array_equal(after.user_factors_, before.user_factors_)
+    assert np.array_equal(after.item_factors_, before.item_factors_)
+
+
 def test_float32_close_to_the_single_machine_fit(client, R):
     kw = dict(iterations=3, random_state=1, regularization=0.1)
     model = DistributedWALS(client, 6, **kw).fit(R).to_wals()

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validation import check_bool, check_choice, check_int, check_params, \
     check_random_state
-from ..model import WALS
+from ..model import WALS, _fitting
 from . import _blocks, _checkpoint, _inputs, _recommend, _sweep
 
 
@@ -115,13 +115,11 @@ class DistributedWALS:
 
         fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_", "user_ids_",
                   "item_ids_", "exchange_", "_data", "_factors")
-        previous = {name: self.__dict__[name] for name in fitted if name in self.__dict__}
-        self._data, self.exchange_ = data, dict(sweeps.mode)
-        self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
-        self.n_iter_, self.loss_history_ = done, history
-        self._set_factors(X, PX, Y, PY)
-        progress = _progress(p["iterations"], p["show_progress"], done)
-        try:
+        with _fitting(self, fitted, p["iterations"], p["show_progress"], done) as progress:
+            self._data, self.exchange_ = data, dict(sweeps.mode)
+            self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
+            self.n_iter_, self.loss_history_ = done, history
+            self._set_factors(X, PX, Y, PY)
             for it in range(done, p["iterations"]):
                 start = time.perf_counter()
                 (X, PY), PX = sweeps.half_sweep("user", X, PX, Y), None
@@ -142,14 +140,6 @@ class DistributedWALS:
                     progress.update(1)
                 if p["callback"] is not None and p["callback"](it, seconds, loss) is True:
                     break
-        except BaseException:
-            for name in fitted:
-                self.__dict__.pop(name, None)
-            self.__dict__.update(previous)
-            raise
-        finally:
-            if progress is not None:
-                progress.close()
         return self
 
     def _write_checkpoint(self, X, PX, Y, p, data):
@@ -289,8 +279,3 @@ def _dask_array(futures, pending, bounds, k, dtype, n_threads):
     return da.concatenate(chunks) if len(chunks) > 1 else chunks[0]
 
 
-def _progress(total, show, done):
-    if not show:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, initial=done, desc="fastwals", unit="it", leave=False)
