@@ -8,11 +8,14 @@ training items filtered. Both libraries rank with the same factors: by
 default a fastwals fit on that split (FIT below, 10 iterations; float32), as a
 user would serve them; fastwals' pruning by item norm depends on them, so
 ``--random`` shows the case without structure (normal draws), where it cannot
-prune. The results are checked to agree (share of identical ids). implicit runs with BLAS at one thread (as it asks for its fit) and
-with BLAS at its default threads (its recommend is a BLAS product, so this is
-its best case); fastwals always runs single-threaded BLAS calls in its own
-threads. Times are the median of --repeats runs, the two libraries alternating,
-each warmed up once first.
+prune. The results are checked to agree (share of identical ids). implicit
+runs with BLAS at one thread (as it asks for its fit) and with BLAS at its
+default threads (its recommend is a BLAS product, so this is its best case);
+fastwals always runs single-threaded BLAS calls in its own threads. fastwals
+runs twice: as it ships (through the int8 gate where the CPU has AVX-512 VNNI)
+and with every item scored in floats (serving.GATED = False: what a CPU without
+VNNI runs). Times are the median of --repeats runs, all alternating, each
+warmed up once first.
 """
 
 import argparse
@@ -27,7 +30,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import real  # noqa: E402
 
-from fastwals import WALS  # noqa: E402
+from fastwals import WALS, serving  # noqa: E402
 
 
 # the hyperparameters of the fitted factors (iALS-style, as in bench/quality.py)
@@ -59,9 +62,12 @@ def main(argv=None):
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}  "
           f"gowalla train {n_users:,} × {n_items:,}, {X.nnz:,} nnz, N = {args.N}, factors "
           f"{'random normal' if args.random else 'fitted: ' + str(FIT)}")
+    gate = serving.GATED
+    print(f"int8 gate: {'on' if gate else 'not available on this CPU'}")
     print("| k | GFLOP (2·users·items·k) | implicit, BLAS 1 thread (s) | implicit, BLAS default (s) "
-          "| fastwals (s) | fastwals / best implicit | fastwals GFLOP/s | ids agree |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| fastwals (s) | fastwals / best implicit | fastwals, float scores (s) "
+          "| float scores / best implicit | ids agree (fastwals, float scores) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for k in map(int, args.factors.split(",")):
         if args.random:
             rng = np.random.default_rng(0)
@@ -74,15 +80,19 @@ def main(argv=None):
         theirs = AlternatingLeastSquares(factors=k, dtype=np.float32)
         theirs.user_factors, theirs.item_factors = U, V
 
-        def run_ours():
-            return ours.recommend_all(args.N, X)
+        def run_ours(gated=gate):
+            serving.GATED = gated
+            try:
+                return ours.recommend_all(args.N, X)
+            finally:
+                serving.GATED = gate
 
         def run_theirs():
             return theirs.recommend(users, X, N=args.N, filter_already_liked_items=True)
 
-        ours.recommend(users[:100], X[:100], N=args.N)  # compile / load the cache
+        run_ours(), run_ours(False)  # compile / load the cache
         theirs.recommend(users[:100], X[:100], N=args.N)
-        t_ours, t_one, t_default = [], [], []
+        t_ours, t_float, t_one, t_default = [], [], [], []
         for _ in range(args.repeats):
             # implicit with BLAS threads first: OpenBLAS's threads keep spinning
             # for a while after a multi-threaded call, which would slow whatever
@@ -94,11 +104,13 @@ def main(argv=None):
             t_one.append(t)
             t, (ids, _) = _timed(run_ours)
             t_ours.append(t)
-        agree = float(np.mean(ids == ids_i))
-        a, b, c = (float(np.median(t)) for t in (t_one, t_default, t_ours))
+            t, (ids_f, _) = _timed(lambda: run_ours(False))
+            t_float.append(t)
+        a, b, c, f = (float(np.median(t)) for t in (t_one, t_default, t_ours, t_float))
         gflop = 2 * n_users * n_items * k / 1e9
         print(f"| {k} | {gflop:.0f} | {a:.3f} | {b:.3f} | {c:.3f} | {c / min(a, b):.2f} "
-              f"| {gflop / c:.0f} | {agree:.4f} |", flush=True)
+              f"| {f:.3f} | {f / min(a, b):.2f} | {np.mean(ids == ids_i):.5f}, "
+              f"{np.mean(ids_f == ids_i):.5f} |", flush=True)
 
 
 if __name__ == "__main__":

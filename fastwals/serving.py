@@ -8,8 +8,10 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from . import _int8
+from ._kernels import vnni
 from ._kernels.lapack import make_work
-from ._kernels.topk import sort_heaps, top_n_pass
+from ._kernels.topk import gated_pass, sort_heaps, top_n_pass
 from ._validation import as_csr, check_bool, check_ids, check_int, check_shape, check_unique
 
 # users per tile and items per block of scores: 128 × 1024 float32 scores (512 KB)
@@ -19,6 +21,8 @@ TILE_USERS = 128
 TILE_ITEMS = 1024
 # with AUC every tile holds whole rows: at most this many scores per thread
 WHOLE_ROW_SCORES = 1 << 20
+# score through the int8 gate (_kernels/vnni.py) where the CPU has VNNI
+GATED = vnni.available()
 
 
 def top_n(U, Y, N, exclude=None, banned=None, positives=None):
@@ -69,15 +73,20 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         tile_users, first = max(1, min(TILE_USERS, m, WHOLE_ROW_SCORES // n)), n
     tile_items = first
     n_chunks = max(1, min(numba.get_num_threads(), -(-m // tile_users)))
-    scratch = (np.empty((n_chunks, tile_users * tile_items), dtype),
-               np.empty((n_chunks, tile_users, k), dtype), np.empty((n_chunks, tile_users),
-                                                                   np.int64),
-               np.empty((n_chunks, longest), dtype), make_work(n_chunks, k),
-               np.array([0, 1], dtype=dtype))
+    if positives is None and GATED and _int8.usable(U, Ys):
+        run = _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i,
+                     tile_users, tile_items, n_chunks)
+    else:
+        scratch = (np.empty((n_chunks, tile_users * tile_items), dtype),
+                   np.empty((n_chunks, tile_users, k), dtype),
+                   np.empty((n_chunks, tile_users), np.int64),
+                   np.empty((n_chunks, longest), dtype), make_work(n_chunks, k),
+                   np.array([0, 1], dtype=dtype))
 
-    def run(users, start, stop):
-        top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
-                   pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items, *scratch)
+        def run(users, start, stop):
+            top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
+                       pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items,
+                       *scratch)
 
     # rounds over doubling item ranges: users done after a round drop out, and
     # the rest are re-sorted by how many items their bound says they may still
@@ -96,6 +105,29 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         start, stop = stop, min(n, 2 * stop)
     sort_heaps(heap_s, heap_i)
     return (heap_i, heap_s, pairs_below) if positives is not None else (heap_i, heap_s)
+
+
+def _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i, tile_users,
+           tile_items, n_chunks):
+    """top_n's pass through the int8 gate: tiles rounded up to whole kernel calls."""
+    k = U.shape[1]
+    tile_users = -(-tile_users // vnni.ROWS) * vnni.ROWS
+    step = vnni.BLOCKS * vnni.LANES
+    tile_items = -(-tile_items // step) * step
+    Uq, Ubound = _int8.users(U)
+    Yq, cs, P, npad = _int8.items(Ys, vnni.LANES, vnni.BLOCKS)
+    kq = Uq.shape[1] // 4
+    scratch = (np.empty((n_chunks, tile_users, k), U.dtype),
+               np.empty((n_chunks, tile_users * 4 * kq), np.uint8),
+               np.empty((n_chunks, tile_users * 4), np.float32),
+               np.empty((n_chunks, tile_users), np.int64),
+               np.empty((n_chunks, vnni.ROWS * vnni.BLOCKS), np.uint16))
+
+    def run(users, start, stop):
+        gated_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned, heap_s,
+                   heap_i, tile_items, Uq, Ubound, Yq, kq, cs, P, npad, *scratch)
+
+    return run
 
 
 def _norms(F):

@@ -1,15 +1,17 @@
 """Top-N recommendations and cosine neighbours against a naive reference: dense
 scores, excluded items at -inf, a full stable sort (score descending, ties by
-the lower id), on small tiles as well as the default ones."""
+the lower id), on small tiles as well as the default ones, through the int8
+gate and without it."""
 
 import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastwals import WALS, serving
+from fastwals._kernels import vnni
 from conftest import random_ratings
 
 DTYPES = [np.float64, np.float32]
@@ -17,6 +19,16 @@ TOL = {np.float64: 1e-12, np.float32: 2e-6}
 
 two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
                                  reason="needs 2 Numba threads")
+
+
+@pytest.fixture(autouse=True, params=["int8-gate", "float-scores"])
+def scoring(request, monkeypatch):
+    """Every test both ways: through the int8 gate (where the CPU has VNNI), and
+    with every item scored in floats (the path of other CPUs)."""
+    if request.param == "int8-gate" and not vnni.available():
+        pytest.skip("needs AVX-512 VNNI")
+    monkeypatch.setattr(serving, "GATED", request.param == "int8-gate")
+    return request.param
 
 
 @pytest.fixture(params=["default-tiles", "tiles-3x7"])
@@ -273,7 +285,8 @@ def test_errors():
 
 # ------------------------------------------------------------------ random shapes
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_users=st.integers(1, 12), n_items=st.integers(1, 25), k=st.integers(1, 4),
        N=st.integers(1, 30), tile_users=st.integers(1, 5), tile_items=st.integers(1, 9),
        density=st.floats(0.0, 1.0), subset=st.booleans(), n_filter=st.integers(0, 5),

@@ -17,8 +17,13 @@ sort of -score), whatever the tiles, blocks or threads.
 
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .lapack import scores_tile
+from .vnni import BLOCKS, LANES, ROWS, flag_tile
+
+# the gated pass checks whether a group of users is done every this many steps
+DONE_EVERY = 8
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -68,6 +73,16 @@ def _count_below(sorted_scores, n, s):
     return lo + 0.5 * (eq - lo)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _gather(U, users, t0, m, G, excl_indptr, excl_indices, start, cur):
+    """A tile's user rows into G, and each user's first exclusion at or after start."""
+    for r in range(m):
+        u = users[t0 + r]
+        G[r, :] = U[u]
+        lo, hi = excl_indptr[u], excl_indptr[u + 1]
+        cur[r] = lo + np.searchsorted(excl_indices[lo:hi], start)
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def top_n_pass(U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_indptr,
                excl_indices, banned, pos_indptr, pos_indices, heap_s, heap_i, pairs_below,
@@ -105,11 +120,7 @@ def top_n_pass(U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_ind
         for t in range(c, n_tiles, n_chunks):
             t0 = t * tile_users
             m = min(tile_users, n_users - t0)
-            for r in range(m):
-                u = users[t0 + r]
-                G[r, :] = U[u]
-                lo, hi = excl_indptr[u], excl_indptr[u + 1]
-                cur[r] = lo + np.searchsorted(excl_indices[lo:hi], start)
+            _gather(U, users, t0, m, G, excl_indptr, excl_indices, start, cur)
             for i0 in range(start, stop, tile_items):
                 i1 = min(i0 + tile_items, stop)
                 n = i1 - i0
@@ -178,3 +189,127 @@ def sort_heaps(heap_s, heap_i):
             hs[end] = s
             hi[end] = i
             _sift_down(hs, hi, 0, end)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _dot(a, b):
+    """a·b in their dtype: every exact score of the gated pass comes from here,
+    so equal rows score equal bits."""
+    s = a[0] * b[0]
+    for t in range(1, a.size):
+        s += a[t] * b[t]
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _contains(sorted_values, v):
+    j = np.searchsorted(sorted_values, v)
+    return j < sorted_values.size and sorted_values[j] == v
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _threshold(worst):
+    """A float32 no larger than worst (the gate compares in float32)."""
+    t = np.float32(worst)
+    if t > worst:
+        t = np.nextafter(t, np.float32(-np.inf))
+    return t
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def gated_pass(U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_indptr,
+               excl_indices, banned, heap_s, heap_i, tile_items, Uq, Ubound, Yq, kq, cs, P,
+               npad, gathered, gathered_q, bounds, cursor, masks):
+    """top_n_pass's contract (without AUC), scoring only the items that the int8
+    gate (vnni.flag_tile) lets through: an item is scored exactly (_dot) when
+    its upper bound reaches the user's current worst kept score.
+
+    Uq: users' quantized rows (uint8, len(U) × 4·kq), Ubound: their gate
+    constants (float32, len(U) × 3: scale, coefficients of |y| and of |y - ỹ|);
+    Yq, cs, P: the items' packed blocks, + 128 corrections and (scale, |y|,
+    |y - ỹ|) rows of length npad (see _int8.py). Per thread c: gathered[c]
+    (tile × k), gathered_q[c] (tile × 4·kq bytes), bounds[c] (tile × 4), cursor[c],
+    masks[c] (ROWS × BLOCKS); the tile is a multiple of ROWS users and
+    tile_items a multiple of BLOCKS·LANES items.
+
+    Each group of ROWS users walks the items in steps of BLOCKS·LANES: flag,
+    then score the flagged and raise the thresholds at once, so the gate
+    tightens within a tile as the heaps fill.
+    """
+    n_users = users.size
+    N = heap_s.shape[1]
+    tile_users = gathered.shape[1]
+    kp = 4 * kq
+    step = BLOCKS * LANES
+    n_tiles = (n_users + tile_users - 1) // tile_users
+    n_chunks = gathered.shape[0]
+    for c in prange(n_chunks):
+        G = gathered[c]
+        G8 = gathered_q[c]
+        Q = bounds[c]
+        cur = cursor[c]
+        M = masks[c]
+        M64 = M.view(np.uint64)
+        for t in range(c, n_tiles, n_chunks):
+            t0 = t * tile_users
+            m = min(tile_users, n_users - t0)
+            _gather(U, users, t0, m, G, excl_indptr, excl_indices, start, cur)
+            for r in range(m):
+                u = users[t0 + r]
+                G8[r * kp:(r + 1) * kp] = Uq[u]
+                Q[4 * r:4 * r + 3] = Ubound[u]
+                Q[4 * r + 3] = _threshold(heap_s[u, 0])
+            for i0 in range(start, stop, tile_items):
+                i1 = min(i0 + tile_items, stop)
+                active = False
+                for g in range(0, m, ROWS):
+                    rows = min(ROWS, m - g)
+                    first = i0 - i0 % step
+                    for p0 in range(first, i1, step):
+                        if (p0 - first) % (DONE_EVERY * step) == 0:
+                            done = True
+                            for r in range(rows):
+                                u = users[t0 + g + r]
+                                if not _done(heap_s[u, 0], slack * unorm[u], ynorm[max(p0, i0)]):
+                                    done = False
+                            if done:
+                                break
+                        flag_tile(M, 0, BLOCKS, G8, g * kp, kp, Yq, p0 * kq * 4, kq, cs, P, npad,
+                                  p0, Q, 4 * g)
+                        if not (M64[0] | M64[1] | M64[2] | M64[3]):
+                            continue  # the usual case: nothing flagged
+                        for r in range(rows):
+                            bits = np.int64(0)  # the row's flags: bit j for item p0 + j
+                            for b in range(BLOCKS):
+                                bits |= np.int64(M[r * BLOCKS + b]) << (b * LANES)
+                            if bits == 0:
+                                continue
+                            u = users[t0 + g + r]
+                            hs = heap_s[u]
+                            hi = heap_i[u]
+                            end = excl_indptr[u + 1]
+                            while bits:
+                                p = p0 + trailing_zeros(bits)
+                                bits &= bits - 1
+                                if p < i0 or p >= i1:
+                                    continue
+                                q = cur[g + r]
+                                while q < end and excl_indices[q] < p:
+                                    q += 1
+                                cur[g + r] = q
+                                if (q < end and excl_indices[q] == p) or _contains(banned, p):
+                                    continue
+                                s = _dot(G[g + r], Y[p])
+                                if s >= hs[0]:
+                                    item = item_ids[p]
+                                    if s > hs[0] or item < hi[0]:
+                                        hs[0] = s
+                                        hi[0] = item
+                                        _sift_down(hs, hi, 0, N)
+                                        Q[4 * (g + r) + 3] = _threshold(hs[0])
+                    for r in range(rows):
+                        u = users[t0 + g + r]
+                        if not _done(heap_s[u, 0], slack * unorm[u], ynorm[i1]):
+                            active = True
+                if not active:
+                    break
