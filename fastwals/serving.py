@@ -77,16 +77,8 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         run = _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i,
                      tile_users, tile_items, n_chunks)
     else:
-        scratch = (np.empty((n_chunks, tile_users * tile_items), dtype),
-                   np.empty((n_chunks, tile_users, k), dtype),
-                   np.empty((n_chunks, tile_users), np.int64),
-                   np.empty((n_chunks, longest), dtype), make_work(n_chunks, k),
-                   np.array([0, 1], dtype=dtype))
-
-        def run(users, start, stop):
-            top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
-                       pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items,
-                       *scratch)
+        run = _scored(U, unorm, Ys, ynorm, order, slack, excl, banned, pos_indptr, pos_indices,
+                      heap_s, heap_i, pairs_below, tile_users, tile_items, n_chunks, longest)
 
     # rounds over doubling item ranges: users done after a round drop out, and
     # the rest are re-sorted by how many items their bound says they may still
@@ -105,6 +97,23 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         start, stop = stop, min(n, 2 * stop)
     sort_heaps(heap_s, heap_i)
     return (heap_i, heap_s, pairs_below) if positives is not None else (heap_i, heap_s)
+
+
+def _scored(U, unorm, Ys, ynorm, order, slack, excl, banned, pos_indptr, pos_indices, heap_s,
+            heap_i, pairs_below, tile_users, tile_items, n_chunks, longest):
+    """top_n's pass scoring every item (top_n_pass): run(users, start, stop)."""
+    dtype, k = U.dtype, U.shape[1]
+    scratch = (np.empty((n_chunks, tile_users * tile_items), dtype),
+               np.empty((n_chunks, tile_users, k), dtype),
+               np.empty((n_chunks, tile_users), np.int64),
+               np.empty((n_chunks, longest), dtype), make_work(n_chunks, k),
+               np.array([0, 1], dtype=dtype))
+
+    def run(users, start, stop):
+        top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
+                   pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items, *scratch)
+
+    return run
 
 
 def _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i, tile_users,

@@ -28,7 +28,9 @@ LANES = 16  # items per block: one zmm of int32 sums
 
 def available():
     """Whether Numba compiles for a CPU with AVX-512 VNNI (the host's, unless
-    NUMBA_CPU_NAME / NUMBA_CPU_FEATURES say otherwise)."""
+    NUMBA_CPU_NAME / NUMBA_CPU_FEATURES say otherwise), and compiles at all."""
+    if config.DISABLE_JIT:
+        return False
     features = config.CPU_FEATURES if config.CPU_FEATURES is not None else \
         llvm.get_host_cpu_features().flatten() if config.CPU_NAME is None else ""
     have = set(f[1:] for f in features.split(",") if f.startswith("+"))
