@@ -24,22 +24,14 @@ _GATE_MARGIN = 64 * 2.0 ** -24
 _SAFE = (1e-12, 1e12)
 
 
-def usable(U, Y):
-    """Whether the gate's float32 bounds are valid for these factors: k ≥ 1,
-    finite, and every non-zero row's largest entry in a range where float32
-    keeps relative precision and the products stay finite."""
-    if U.shape[1] == 0:
+def _usable(amax, k):
+    """Whether the gate's float32 bounds are valid for rows with these largest
+    entries: all finite, and each non-zero one in a range where float32 keeps
+    relative precision and the products stay finite."""
+    if not np.all(np.isfinite(amax)):
         return False
-    for F in (U, Y):
-        if F.shape[0] == 0:
-            continue
-        a = np.abs(F).max(axis=1)
-        if not np.all(np.isfinite(a)):
-            return False
-        a = a[a > 0]
-        if a.size and (a.min() < _SAFE[0] or a.max() * np.sqrt(F.shape[1]) > _SAFE[1]):
-            return False
-    return True
+    a = amax[amax > 0]
+    return a.size == 0 or (a.min() >= _SAFE[0] and a.max() * np.sqrt(k) <= _SAFE[1])
 
 
 def _up(x):
@@ -49,38 +41,46 @@ def _up(x):
 
 
 def _quantize(F, block, offset, n_rows):
-    """quantize_rows into a zeroed buffer of n_rows ≥ len(F) rows: (bytes, scale,
-    |s·q|, |f - s·q|, Σ q), the last four for len(F) rows."""
+    """quantize_rows into a buffer of n_rows ≥ len(F) rows (padding: byte
+    `offset`, i.e. q = 0): (bytes, amax, scale, |s·q|, |f - s·q|, Σ q), the last
+    five for len(F) rows."""
     n, k = F.shape
     kp = -(-max(k, 1) // 4) * 4
     out = np.full(n_rows * kp, offset, np.uint8)
-    scale, norm, err = (np.empty(n) for _ in range(3))
+    amax, scale, norm, err = (np.empty(n) for _ in range(4))
     qsum = np.empty(n, np.int64)
-    quantize_rows(F, out, block, offset, scale, norm, err, qsum)
-    return out, scale, norm, err, qsum
+    quantize_rows(F, out, block, offset, amax, scale, norm, err, qsum)
+    return out, amax, scale, norm, err, qsum
 
 
 def users(U):
-    """(Uq uint8 len(U) × kp: q + 128, Ubound float32 len(U) × 3: s, a, c)."""
+    """(Uq uint8 len(U) × kp: q + 128, Ubound float32 len(U) × 3: s, a, c), or
+    None when the gate cannot be used on U (k = 0, or see _usable)."""
     k = U.shape[1]
-    out, scale, norm, err, _ = _quantize(U, 0, 128, U.shape[0])
+    if k == 0:
+        return None
+    out, amax, scale, norm, err, _ = _quantize(U, 0, 128, U.shape[0])
+    if not _usable(amax, k):
+        return None
     delta = 1.01 * k * np.finfo(U.dtype).eps + _GATE_MARGIN
     bound = np.stack([scale, err + delta * (norm + err), (1 + delta) * norm], axis=1)
     return out.reshape(U.shape[0], -1), _up(bound)
 
 
-def items(Y, block, multiple):
-    """(Yq, cs, P, npad): Yq int8 in blocks of `block` items (each kp/4 groups of
-    block × 4 bytes), npad = len(Y) rounded up to a `multiple` of block; cs int32
-    = 128·Σ q per item; P float32 3 × npad rows: s, |y|, |y - ỹ| (zero beyond
-    len(Y))."""
-    n = Y.shape[0]
+def items(Y, ynorm, block, multiple):
+    """(Yq, cs, P, npad), or None as for users. Yq: int8 in blocks of `block`
+    items (each kp/4 groups of block × 4 bytes), npad = len(Y) rounded up to a
+    `multiple` of block; cs int32 = 128·Σ q per item; P float32 3 × npad rows:
+    s, |y| (= ynorm, float64), |y - ỹ| (zero beyond len(Y))."""
+    n, k = Y.shape
     npad = -(-max(n, 1) // (multiple * block)) * (multiple * block)
-    out, scale, _, err, qsum = _quantize(Y, block, 0, npad)
+    out, amax, scale, _, err, qsum = _quantize(Y, block, 0, npad)
+    if k == 0 or not _usable(amax, k):
+        return None
     cs = np.zeros(npad, np.int32)
     cs[:n] = 128 * qsum
     P = np.zeros((3, npad), np.float64)
     P[0, :n] = scale
-    P[1, :n] = np.sqrt(np.einsum("ij,ij->i", Y, Y, dtype=np.float64))
+    P[1, :n] = ynorm
     P[2, :n] = err
     return out.view(np.int8), cs, _up(P).ravel(), npad

@@ -23,6 +23,10 @@ TILE_ITEMS = 1024
 WHOLE_ROW_SCORES = 1 << 20
 # score through the int8 gate (_kernels/vnni.py) where the CPU has VNNI
 GATED = vnni.available()
+# calls with fewer users score every item in the items' own order: sorting the
+# items by norm (for pruning) and quantizing them (for the gate) cost more than
+# they save (measured on Gowalla, see bench/RESULTS.md)
+FEW_USERS = 256
 
 
 def top_n(U, Y, N, exclude=None, banned=None, positives=None):
@@ -36,7 +40,8 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
     wrong way, for AUC (see the kernel).
 
     In rounds (see _kernels/topk.py): every user over the TILE_ITEMS items of
-    largest norm, then the users not yet done over twice as many, and so on.
+    largest norm, then the users not yet done over twice as many, and so on
+    (from FEW_USERS users on; fewer score every item, unsorted).
     Runs on the current Numba threads; BLAS must be capped at one thread.
     """
     m, k = U.shape
@@ -50,17 +55,20 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         return (heap_i, heap_s, pairs_below) if positives is not None else (heap_i, heap_s)
     U = np.ascontiguousarray(U)
     unorm = _norms(U)
-    ynorm = _norms(Y)
-    if positives is None:
+    prepared = positives is None and m >= FEW_USERS
+    if prepared:
+        ynorm = _norms(Y)
         order = np.argsort(-ynorm, kind="stable")
         slack = 1.0 + 2.0 * k * np.finfo(dtype).eps  # a dot product's worst rounding
-    else:  # AUC: whole rows, no pruning
+        Ys = np.ascontiguousarray(Y[order], dtype=dtype)
+        ynorm = np.concatenate((ynorm[order], [0.0]))
+    else:  # AUC (whole rows), or too few users to repay sorting: no pruning
         order = np.arange(n)
         slack = np.inf
+        Ys = np.ascontiguousarray(Y, dtype=dtype)
+        ynorm = np.zeros(n + 1)
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
-    Ys = np.ascontiguousarray(Y[order], dtype=dtype)
-    ynorm = np.concatenate((ynorm[order], [0.0]))
     excl = _remapped(exclude, position, m)
     banned = np.zeros(0, np.int64) if banned is None else np.unique(position[banned])
     if positives is None:
@@ -73,10 +81,11 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
         tile_users, first = max(1, min(TILE_USERS, m, WHOLE_ROW_SCORES // n)), n
     tile_items = first
     n_chunks = max(1, min(numba.get_num_threads(), -(-m // tile_users)))
-    if positives is None and GATED and _int8.usable(U, Ys):
+    run = None
+    if prepared and GATED:
         run = _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i,
                      tile_users, tile_items, n_chunks)
-    else:
+    if run is None:
         run = _scored(U, unorm, Ys, ynorm, order, slack, excl, banned, pos_indptr, pos_indices,
                       heap_s, heap_i, pairs_below, tile_users, tile_items, n_chunks, longest)
 
@@ -118,13 +127,16 @@ def _scored(U, unorm, Ys, ynorm, order, slack, excl, banned, pos_indptr, pos_ind
 
 def _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i, tile_users,
            tile_items, n_chunks):
-    """top_n's pass through the int8 gate: tiles rounded up to whole kernel calls."""
+    """top_n's pass through the int8 gate (tiles rounded up to whole kernel
+    calls), or None where the factors do not allow it (see _int8.py)."""
     k = U.shape[1]
     tile_users = -(-tile_users // vnni.ROWS) * vnni.ROWS
     step = vnni.BLOCKS * vnni.LANES
     tile_items = -(-tile_items // step) * step
-    Uq, Ubound = _int8.users(U)
-    Yq, cs, P, npad = _int8.items(Ys, vnni.LANES, vnni.BLOCKS)
+    quantized = _int8.users(U), _int8.items(Ys, ynorm[:-1], vnni.LANES, vnni.BLOCKS)
+    if quantized[0] is None or quantized[1] is None:
+        return None
+    (Uq, Ubound), (Yq, cs, P, npad) = quantized
     kq = Uq.shape[1] // 4
     scratch = (np.empty((n_chunks, tile_users, k), U.dtype),
                np.empty((n_chunks, tile_users * 4 * kq), np.uint8),

@@ -21,13 +21,15 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
                                  reason="needs 2 Numba threads")
 
 
-@pytest.fixture(autouse=True, params=["int8-gate", "float-scores"])
+@pytest.fixture(autouse=True, params=["int8-gate", "float-scores", "few-users"])
 def scoring(request, monkeypatch):
-    """Every test both ways: through the int8 gate (where the CPU has VNNI), and
-    with every item scored in floats (the path of other CPUs)."""
+    """Every test three ways: items sorted by norm and pruned, through the int8
+    gate (where the CPU has VNNI) or scored in floats (the path of other CPUs);
+    and as a call with too few users to sort the items (every item scored)."""
     if request.param == "int8-gate" and not vnni.available():
         pytest.skip("needs AVX-512 VNNI")
     monkeypatch.setattr(serving, "GATED", request.param == "int8-gate")
+    monkeypatch.setattr(serving, "FEW_USERS", 10**9 if request.param == "few-users" else 0)
     return request.param
 
 
@@ -335,3 +337,23 @@ def test_recommend_one_user_from_a_one_dimensional_row():
     for row in (R[4], sp.csr_array(R)[4]):
         got = model.recommend(4, row, N=6)
         assert_array_equal(got[0], want[0])
+
+
+def test_few_users_are_neither_sorted_nor_gated(monkeypatch):
+    """Below FEW_USERS users a call scores every item in order (sorting and
+    quantizing all the items would cost more than they save); from there on it
+    sorts, and gates where the CPU allows; both give the naive answer."""
+    calls = []
+    gated = serving._gated
+
+    def spy(*args):
+        calls.append(1)
+        return gated(*args)
+
+    monkeypatch.setattr(serving, "_gated", spy)
+    monkeypatch.setattr(serving, "FEW_USERS", 12)
+    model = random_model(n_users=30)
+    for n_users, want_calls in ((11, 0), (12, 1)):
+        got = model.recommend(np.arange(n_users), N=5, filter_already_liked_items=False)
+        assert_same_ranking(got, naive_recommend(model, np.arange(n_users), N=5), np.float64)
+        assert len(calls) == want_calls * serving.GATED

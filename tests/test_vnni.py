@@ -35,7 +35,8 @@ def flags(U, Y, thresholds):
     (users × items bool), from the real kernel on the real quantization."""
     m, n = U.shape[0], Y.shape[0]
     Uq, Ubound = _int8.users(U)
-    Yq, cs, P, npad = _int8.items(Y, LANES, BLOCKS)
+    ynorm = np.linalg.norm(Y.astype(np.float64), axis=1)
+    Yq, cs, P, npad = _int8.items(Y, ynorm, LANES, BLOCKS)
     rows = -(-m // ROWS) * ROWS
     Uq = np.vstack([Uq, np.full((rows - m, Uq.shape[1]), 128, np.uint8)])
     Q = np.zeros((rows, 4), np.float32)
@@ -112,7 +113,6 @@ def test_gate_never_hides_an_item_at_the_threshold(kind, k, dtype):
     rng = np.random.default_rng(k)
     U = _factors(kind, 37, k, rng).astype(dtype)
     Y = _factors(kind, 90, k, rng).astype(dtype)
-    assert _int8.usable(U, Y)
     S64 = U.astype(np.float64) @ Y.astype(np.float64).T
     S32 = (U.astype(np.float32) @ Y.astype(np.float32).T).astype(np.float64)
     S = np.maximum(S64, S32)
@@ -144,5 +144,9 @@ def test_gate_is_tight():
                                np.array([[1e12, 0.0]])],
                          ids=["k=0", "nan", "inf", "tiny", "huge"])
 def test_factors_outside_the_safe_range_are_not_gated(F):
-    assert not _int8.usable(F, np.ones((4, F.shape[1])))
-    assert not _int8.usable(np.ones((4, F.shape[1])), F)
+    for dtype in (np.float32, np.float64):
+        F = F.astype(dtype)
+        assert _int8.users(F) is None
+        assert _int8.items(F, np.ones(len(F)), LANES, BLOCKS) is None
+    ok = np.array([[1e-11, 0.0], [1e11, 1.0], [0.0, 0.0]])
+    assert _int8.users(ok) is not None
