@@ -1,7 +1,8 @@
 """int8 copies of the factors for the top-N gate (_kernels/vnni.py), with the
 constants of a rigorous bound on what quantization hides.
 
-Each row f is stored as q = round(f / s), s = max|f| / 127, so f = s·q + e.
+Each row f is stored as q ≈ f / s rounded (|q| ≤ 127), s = max|f| / 127, and
+e = f - s·q is measured, so f = s·q + e exactly as far as the bound goes.
 For a user u and item y, with ũ = s_u·q_u, ỹ = s_y·q_y:
     u·y = ũ·ỹ + e_u·y + ũ·e_y ≤ ũ·ỹ + |e_u|·|y| + |ũ|·|e_y|,
 and any float sum of k products lies within γ·|u|·|y| of u·y (γ ≈ k·eps), so

@@ -6,8 +6,9 @@ from numba import njit, prange
 
 @njit(parallel=True, cache=True, nogil=True)
 def quantize_rows(F, out, block, offset, amax, scale, norm, err, qsum):
-    """Row i of F (n × k) as q = rint(f / s), s = max|f| / 127 (1 for a zero
-    row), written as bytes q + offset into out: row-major rows of kp bytes when
+    """Row i of F (n × k) as q = rint(f · (1/s)) clipped to ±127, s = max|f| / 127
+    (1 for a zero row); e = f - s·q is measured from that q, whatever its
+    rounding. Written as bytes q + offset into out: row-major rows of kp bytes when
     block == 0, else in blocks of `block` rows, each kp / 4 groups of block × 4
     bytes (kp ≥ k a multiple of 4; the padding is left as it is). Also
     amax[i] = max|f|, scale[i] = s, norm[i] = |s·q|, err[i] = |f - s·q|
