@@ -232,8 +232,9 @@ class WALS:
     def recommend_all(self, N=10, user_items=None, filter_already_liked_items=True,
                       filter_items=None, items=None):
         """:meth:`recommend` for every user, as (users × N) arrays; ``user_items`` is
-        then the whole users × items matrix. Memory: the output and, per thread, one
-        tile of scores; never a users × items score matrix."""
+        then the whole users × items matrix. Memory: the output, per thread one
+        tile of scores, and int8 copies of both factor matrices where the int8
+        gate is used (see the README); never a users × items score matrix."""
         self._check_fitted("recommend_all")
         ids = np.arange(self.user_factors_.shape[0])
         with compute_threads(check_n_threads(self.n_threads)):
