@@ -133,10 +133,12 @@ def _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i, tile
     tile_users = -(-tile_users // vnni.ROWS) * vnni.ROWS
     step = vnni.BLOCKS * vnni.LANES
     tile_items = -(-tile_items // step) * step
-    quantized = _int8.users(U), _int8.items(Ys, ynorm[:-1], vnni.LANES, vnni.BLOCKS)
-    if quantized[0] is None or quantized[1] is None:
+    user_side = _int8.users(U)
+    item_side = (None if user_side is None else
+                 _int8.items(Ys, ynorm[:-1], vnni.LANES, vnni.BLOCKS))
+    if item_side is None:
         return None
-    (Uq, Ubound), (Yq, cs, P, npad) = quantized
+    (Uq, Ubound), (Yq, cs, P, npad) = user_side, item_side
     kq = Uq.shape[1] // 4
     scratch = (np.empty((n_chunks, tile_users, k), U.dtype),
                np.empty((n_chunks, tile_users * 4 * kq), np.uint8),

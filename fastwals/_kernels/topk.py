@@ -262,9 +262,9 @@ def gated_pass(U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_ind
             for i0 in range(start, stop, tile_items):
                 i1 = min(i0 + tile_items, stop)
                 active = False
+                first = i0 - i0 % step
                 for g in range(0, m, ROWS):
                     rows = min(ROWS, m - g)
-                    first = i0 - i0 % step
                     for p0 in range(first, i1, step):
                         if (p0 - first) % (DONE_EVERY * step) == 0:
                             done = True

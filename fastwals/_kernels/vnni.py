@@ -23,7 +23,8 @@ from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
 
-LANES = 16  # items per block: one zmm of int32 sums
+# LANES items per block: one zmm of int32 sums, as simd's tiles are one of float32
+from .simd import LANES, _elem_ptr, _fma, _i64, _splat
 
 
 def available():
@@ -37,20 +38,9 @@ def available():
     return {"avx512f", "avx512bw", "avx512vnni"} <= have
 
 
-def _i64(context, builder, value, ty):
-    return context.cast(builder, value, ty, types.int64)
-
-
 def _vec_ptr(context, builder, aryty, ary, offset, vecty):
-    data = context.make_array(aryty)(context, builder, ary).data
-    return builder.bitcast(builder.gep(data, [offset]), vecty.as_pointer())
-
-
-def _splat(builder, scalar, vecty):
-    undef = ir.Constant(vecty, ir.Undefined)
-    v = builder.insert_element(undef, scalar, ir.Constant(ir.IntType(32), 0))
-    return builder.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), LANES),
-                                                        [0] * LANES))
+    """Element `offset` of the flat array `ary`, as a pointer to vecty."""
+    return builder.bitcast(_elem_ptr(context, builder, aryty, ary, offset), vecty.as_pointer())
 
 
 def _make_flag_tile(rows, blocks):
@@ -84,9 +74,6 @@ def _make_flag_tile(rows, blocks):
             v16f = ir.VectorType(f32, LANES)
             dpbusd = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(v16i, [v16i] * 3), "llvm.x86.avx512.vpdpbusd.512")
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(v16f, [v16f] * 3), "llvm.fma.v16f32")
-            a_data = context.make_array(at[3])(context, builder, A_).data
             accs = [[cgutils.alloca_once_value(builder, ir.Constant(v16i, None))
                      for _ in range(blocks)] for _ in range(rows)]
             block_bytes = builder.mul(kq_, ir.Constant(i64, 64))
@@ -99,13 +86,11 @@ def _make_flag_tile(rows, blocks):
                 for r in range(rows):
                     off = builder.add(aoff_,
                                       builder.add(builder.mul(ir.Constant(i64, r), lda_), t4))
-                    word = builder.load(builder.bitcast(builder.gep(a_data, [off]),
-                                                        i32.as_pointer()), align=1)
+                    word = builder.load(_vec_ptr(context, builder, at[3], A_, off, i32), align=1)
                     avec = _splat(builder, word, v16i)
                     for b in range(blocks):
                         acc = accs[r][b]
                         builder.store(builder.call(dpbusd, [builder.load(acc), avec, bvec[b]]), acc)
-            q_data = context.make_array(at[13])(context, builder, Q_).data
             for b in range(blocks):
                 item = builder.add(ioff_, ir.Constant(i64, b * LANES))
                 csv = builder.load(_vec_ptr(context, builder, at[9], cs_, item, v16i), align=4)
@@ -114,15 +99,16 @@ def _make_flag_tile(rows, blocks):
                     for p in range(3))
                 for r in range(rows):
                     qr = builder.add(qoff_, ir.Constant(i64, 4 * r))
-                    su, a, c, thr = (_splat(builder, builder.load(builder.gep(
-                        q_data, [builder.add(qr, ir.Constant(i64, p))])), v16f) for p in range(4))
+                    su, a, c, thr = (_splat(builder, builder.load(_elem_ptr(
+                        context, builder, at[13], Q_, builder.add(qr, ir.Constant(i64, p)))), v16f)
+                        for p in range(4))
                     x = builder.sitofp(builder.sub(builder.load(accs[r][b]), csv), v16f)
-                    ub = builder.call(fma, [x, builder.fmul(su, sv), builder.call(
-                        fma, [a, ny, builder.fmul(c, ey)])])
+                    ub = _fma(builder, x, builder.fmul(su, sv), _fma(builder, a, ny,
+                                                                     builder.fmul(c, ey)))
                     bits = builder.bitcast(builder.fcmp_ordered(">=", ub, thr), i16)
-                    mp = builder.gep(context.make_array(at[0])(context, builder, masks_).data, [
-                        builder.add(moff_, builder.add(builder.mul(ir.Constant(i64, r), ldm_),
-                                                       ir.Constant(i64, b)))])
+                    mp = _elem_ptr(context, builder, at[0], masks_, builder.add(
+                        moff_, builder.add(builder.mul(ir.Constant(i64, r), ldm_),
+                                           ir.Constant(i64, b))))
                     builder.store(bits, mp)
             return context.get_dummy_value()
 
