@@ -9,7 +9,7 @@ import numpy as np
 
 from ._validation import check_choice
 
-__all__ = ["IdMap", "UnknownIdError"]
+__all__ = ["IdMap", "UnknownIdError", "id_map_arrays", "id_map_from_arrays"]
 
 
 class UnknownIdError(KeyError, ValueError):
@@ -211,3 +211,70 @@ def _id_array(ids, name, allow_empty_type=False):
         raise TypeError(f"{name} must be int or str ids, got bytes (dtype {arr.dtype}); decode "
                         f"them to str first")
     raise TypeError(f"{name} must be integer or string ids, got dtype {arr.dtype}")
+
+
+# ---------------------------------------------------------------- storage
+
+def id_map_arrays(id_map, prefix):
+    """An IdMap -> plain arrays for an .npz read with allow_pickle=False, every
+    key starting with `prefix`: integer ids as one int64 array ``prefix``;
+    string ids as their UTF-8 bytes, ``prefix + "_utf8"`` (uint8), and
+    ``prefix + "_offsets"`` (int64, n + 1: id j is bytes offsets[j]:offsets[j+1]),
+    so a long id costs its own length only and any character survives."""
+    if not id_map.is_str:
+        return {prefix: np.ascontiguousarray(id_map.ids, dtype=np.int64)}
+    encoded = [s.encode("utf-8") for s in id_map.ids.tolist()]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return {f"{prefix}_utf8": np.frombuffer(b"".join(encoded), np.uint8),
+            f"{prefix}_offsets": offsets}
+
+
+def id_map_from_arrays(data, prefix):
+    """The IdMap stored by id_map_arrays under `prefix` in the mapping `data` (also
+    the old layout: one int64 or unicode array under ``prefix``), or None when
+    `data` holds none. Inconsistent or invalid arrays are a ValueError naming
+    the key (the caller adds the file's name)."""
+    utf8, offsets = f"{prefix}_utf8", f"{prefix}_offsets"
+    if utf8 in data or offsets in data:
+        if prefix in data:
+            raise ValueError(f"{prefix!r} is stored twice: as {prefix!r} and as "
+                             f"{utf8!r}/{offsets!r}")
+        for key in (utf8, offsets):
+            if key not in data:
+                raise ValueError(f"{key!r} is missing: string ids need both {utf8!r} and "
+                                 f"{offsets!r}")
+        return IdMap(_decode_utf8(np.asarray(data[utf8]), np.asarray(data[offsets]), prefix))
+    if prefix not in data:
+        return None
+    arr = np.asarray(data[prefix])
+    if arr.ndim != 1 or arr.dtype.kind not in "iuU":
+        raise ValueError(f"{prefix!r} must be a 1-D array of int64 or unicode ids, got "
+                         f"dtype {arr.dtype} and shape {arr.shape}")
+    try:
+        return IdMap(arr)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{prefix!r}: {e}") from None
+
+
+def _decode_utf8(buf, offsets, prefix):
+    """UTF-8 bytes + offsets -> the array of strings, or ValueError naming the key."""
+    if buf.ndim != 1 or buf.dtype != np.uint8:
+        raise ValueError(f"{prefix + '_utf8'!r} must be a 1-D uint8 array, got dtype "
+                         f"{buf.dtype} and shape {buf.shape}")
+    name = repr(prefix + "_offsets")
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu" or offsets.size < 1:
+        raise ValueError(f"{name} must be a 1-D integer array of n + 1 offsets, got dtype "
+                         f"{offsets.dtype} and shape {offsets.shape}")
+    offsets = offsets.astype(np.int64)
+    if offsets[0] != 0 or offsets[-1] != buf.size or (np.diff(offsets) < 0).any():
+        raise ValueError(f"{name} must rise from 0 to the {buf.size} bytes of "
+                         f"{prefix + '_utf8'!r}, got {offsets[0]} .. {offsets[-1]}"
+                         f"{' (decreasing somewhere)' if (np.diff(offsets) < 0).any() else ''}")
+    data = buf.tobytes()
+    bounds = offsets.tolist()
+    try:
+        ids = [data[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{prefix + '_utf8'!r} is not valid UTF-8: {e}") from None
+    return np.array(ids, dtype=str)
