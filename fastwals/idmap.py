@@ -1,8 +1,12 @@
 """IdMap: raw user or item ids (64-bit integers or strings) <-> contiguous
 indices 0..n-1, the rows and columns of an interaction matrix.
 
-Plain numpy (no pyarrow): the ids are an int64 or unicode array, so a map saves
-in an .npz read with allow_pickle=False and comes back as IdMap(arr).
+Plain numpy (no pyarrow). Integer ids are an int64 array. String ids are a
+variable-length string array (numpy's StringDType; an object array of str on
+numpy < 2), never fixed-width unicode: a ``<U`` array gives every id the width
+of the longest (one 10,000-character id among 20,000 made 763 MB) and drops
+trailing NUL characters. On disk (an .npz read with allow_pickle=False) a map
+is plain arrays: id_map_arrays / id_map_from_arrays.
 """
 
 import numpy as np
@@ -10,6 +14,12 @@ import numpy as np
 from ._validation import check_choice
 
 __all__ = ["IdMap", "UnknownIdError", "id_map_arrays", "id_map_from_arrays"]
+
+try:
+    from numpy.dtypes import StringDType
+    TEXT = np.dtype(StringDType())  # variable-length UTF-8, numpy >= 2
+except ImportError:  # pragma: no cover - numpy < 2
+    TEXT = np.dtype(object)
 
 
 class UnknownIdError(KeyError, ValueError):
@@ -22,10 +32,10 @@ class UnknownIdError(KeyError, ValueError):
 class IdMap:
     """Raw ids <-> contiguous indices 0..n-1.
 
-    ``ids`` is a 1-D numpy array of the raw ids in index order: int64 for integer
-    ids, numpy unicode (``<U…``) for string ids, so it saves in an .npz read with
-    ``allow_pickle=False``. Ids are unique. Maps built by read_interactions are
-    sorted (integers numerically, strings by code point).
+    ``ids`` is a 1-D read-only numpy array of the raw ids in index order: int64
+    for integer ids, variable-length strings (``numpy.dtypes.StringDType``) for
+    string ids; any character, NUL included, is kept. Ids are unique. Maps built
+    by read_interactions are sorted (integers numerically, strings by code point).
     """
 
     def __init__(self, ids):
@@ -37,17 +47,26 @@ class IdMap:
             rep = s[1:] == s[:-1]
             if rep.any():
                 raise ValueError(f"ids must be unique; {int(rep.sum())} repeat, the first "
-                                 f"{s[1:][rep][0].item()!r}")
+                                 f"{first_id(s[1:][rep])!r}")
         self._set(arr.copy(), None)
 
     @classmethod
     def _sorted(cls, ids):
         """A map over ids already known to be unique and sorted (no checks)."""
         self = cls.__new__(cls)
-        self._set(ids, np.arange(ids.size, dtype=np.int64))
+        self._set(ids, np.arange(len(ids), dtype=np.int64))
+        return self
+
+    @classmethod
+    def _unchecked(cls, ids):
+        """A map over ids already known to be unique (no checks)."""
+        self = cls.__new__(cls)
+        self._set(np.array(ids), None)
         return self
 
     def _set(self, ids, order):
+        if ids.dtype.kind in "UO":  # from callers holding fixed-width or object text
+            ids = ids.astype(TEXT)
         ids.flags.writeable = False  # ids is the map's own array
         self.ids = ids
         self._order = order  # argsort of ids, made on first lookup
@@ -56,16 +75,14 @@ class IdMap:
         return self.ids.size
 
     def __repr__(self):
-        kind = "str" if self.ids.dtype.kind == "U" else "int"
         head = ", ".join(repr(x) for x in self.ids[:3].tolist())
         more = ", ..." if len(self) > 3 else ""
-        return f"IdMap({len(self)} {kind} ids: [{head}{more}])"
+        return f"IdMap({len(self)} {'str' if self.is_str else 'int'} ids: [{head}{more}])"
 
     def __eq__(self, other):
         if not isinstance(other, IdMap):
             return NotImplemented
-        return (self.ids.dtype.kind == other.ids.dtype.kind
-                and np.array_equal(self.ids, other.ids))
+        return self.is_str == other.is_str and np.array_equal(self.ids, other.ids)
 
     __hash__ = None
 
@@ -78,7 +95,7 @@ class IdMap:
     @property
     def is_str(self):
         """True for string ids, False for integer ids."""
-        return self.ids.dtype.kind == "U"
+        return self.ids.dtype != np.int64
 
     def _lookup(self, q):
         """Positions of q's ids in the map, -1 for unknown ones."""
@@ -96,17 +113,15 @@ class IdMap:
 
     def _query(self, raw, name):
         """raw -> (1-D id array comparable with self.ids, scalar input?, shape)."""
-        scalar = np.ndim(raw) == 0
-        arr = np.asarray(raw)
-        shape = arr.shape
-        q = _id_array(arr.reshape(-1), name, allow_empty_type=True)
-        if q.size and len(self):
-            if self.is_str and q.dtype.kind != "U":
-                raise TypeError(f"{name} must be string ids: this map holds string ids, got "
-                                f"integers such as {q[0].item()!r}")
-            if not self.is_str and q.dtype.kind == "U":
-                raise TypeError(f"{name} must be integer ids: this map holds integer ids, got "
-                                f"strings such as {q[0].item()!r}")
+        arr = _id_array(raw, name, allow_empty_type=True)
+        scalar, shape = arr.ndim == 0, arr.shape
+        q = arr.reshape(-1)
+        if q.size and len(self) and is_text(q) != self.is_str:
+            kind, other = ("string", "integers") if self.is_str else ("integer", "strings")
+            raise TypeError(f"{name} must be {kind} ids: this map holds {kind} ids, got "
+                            f"{other} such as {first_id(q)!r}")
+        if self.is_str and not is_text(q):  # an empty query: any type
+            q = q.astype(TEXT)
         return q, scalar, shape
 
     def index(self, raw, missing="error"):
@@ -118,7 +133,7 @@ class IdMap:
         idx = self._lookup(q)
         if missing == "error" and (idx < 0).any():
             bad = np.flatnonzero(idx < 0)
-            raise UnknownIdError(f"id {q[bad[0]].item()!r} is not in the map ({bad.size} of "
+            raise UnknownIdError(f"id {first_id(q[bad])!r} is not in the map ({bad.size} of "
                                  f"{q.size} ids are unknown; the map has {len(self)}); pass "
                                  f"missing='ignore' to get -1 for unknown ids")
         return int(idx[0]) if scalar else idx.reshape(shape)
@@ -138,20 +153,22 @@ class IdMap:
             bad = idx[(idx < -1) | (idx >= n)][0]
             raise ValueError(f"indices: {bad} is outside 0..{n - 1} (the map has {n} ids)")
         unknown = idx == -1
-        if unknown.any():
-            if fill is None:
-                raise ValueError(f"indices holds -1 ({int(unknown.sum())} times): pass fill= "
-                                 f"(the id to return there) to accept it")
-            f = np.asarray(fill)
-            if f.ndim != 0 or (f.dtype.kind == "U") != self.is_str or f.dtype.kind not in "iuU":
-                raise TypeError(f"fill must be a single {'str' if self.is_str else 'int'} id "
-                                f"like the map's, got {fill!r}")
-            out = self.ids[np.where(unknown, 0, idx)] if n else np.empty(idx.shape, f.dtype)
-            out = out.astype(np.result_type(out.dtype, f.dtype))
-            out[unknown] = fill
+        if not unknown.any():
+            out = self.ids[idx.reshape(-1)].reshape(idx.shape)
+            return first_id(out) if scalar else out
+        if fill is None:
+            raise ValueError(f"indices holds -1 ({int(unknown.sum())} times): pass fill= "
+                             f"(the id to return there) to accept it")
+        if self.is_str != isinstance(fill, str) or not isinstance(fill, (str, int, np.integer)):
+            raise TypeError(f"fill must be a single {'str' if self.is_str else 'int'} id "
+                            f"like the map's, got {fill!r}")
+        if self.is_str:
+            out = np.empty(idx.shape, TEXT)
         else:
-            out = self.ids[idx]
-        return out.item() if scalar else out
+            out = np.empty(idx.shape, np.result_type(np.int64, np.asarray(fill).dtype))
+        out[~unknown] = self.ids[idx[~unknown]]
+        out[unknown] = fill
+        return first_id(out) if scalar else out
 
     def extend(self, raw_new):
         """A new map: this one, then the ids of raw_new it does not hold, in order of
@@ -167,23 +184,32 @@ class IdMap:
             return IdMap._unchecked(self.ids)
         return IdMap._unchecked(np.concatenate([self.ids, new]))
 
-    @classmethod
-    def _unchecked(cls, ids):
-        self = cls.__new__(cls)
-        self._set(np.array(ids), None)
-        return self
+
+def first_id(arr):
+    """The first id of an id array as a Python int or str (indexing a StringDType
+    array gives a str, which has no .item())."""
+    return arr.reshape(-1)[:1].tolist()[0]
+
+
+def is_text(arr):
+    """True for an array of string ids (TEXT, or <U / object from elsewhere)."""
+    return arr.dtype.kind in "TUO"
 
 
 def _id_array(ids, name, allow_empty_type=False):
-    """Raw ids -> int64 or <U numpy array (any shape), or TypeError/ValueError."""
+    """Raw ids -> int64 or TEXT numpy array (any shape), or TypeError/ValueError."""
     if isinstance(ids, IdMap):
         return ids.ids
+    if isinstance(ids, str):
+        return np.array(ids, TEXT)
     arr = np.asarray(ids)
+    if arr.dtype.kind == "U" and not isinstance(ids, np.ndarray):
+        arr = np.array(ids, dtype=object)  # from Python strs: "<U" would drop trailing NULs
     kind = arr.dtype.kind
     if kind == "O":
         items = arr.reshape(-1).tolist()
         if all(isinstance(x, str) for x in items) and items:
-            return arr.astype(str)
+            return arr.astype(TEXT)
         if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in items):
             arr = np.array(items, dtype=object).reshape(arr.shape)
             kind = "i"
@@ -203,8 +229,8 @@ def _id_array(ids, name, allow_empty_type=False):
         if big:
             raise ValueError(f"{name}: integer ids must fit in int64, got {arr.max()!r}")
         return arr.astype(np.int64)
-    if kind == "U":
-        return arr
+    if kind in "UT":
+        return arr.astype(TEXT, copy=False)
     if arr.size == 0 and (allow_empty_type or kind == "f"):
         return arr.astype(np.int64)
     if kind == "S":
@@ -277,4 +303,4 @@ def _decode_utf8(buf, offsets, prefix):
         ids = [data[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
     except UnicodeDecodeError as e:
         raise ValueError(f"{prefix + '_utf8'!r} is not valid UTF-8: {e}") from None
-    return np.array(ids, dtype=str)
+    return np.array(ids, dtype=TEXT)

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _columns
-from .idmap import IdMap, UnknownIdError
+from .idmap import TEXT, IdMap, UnknownIdError
 from ._kernels import coo
 from ._sources import BadRowError, MissingColumnError, Retry, import_pyarrow, open_sources
 from ._validation import check_bool, check_choice, check_dtype, check_int
@@ -312,7 +312,7 @@ def _encode(chunks, given):
     del chunks[:]
     mapping = None
     if given is not None:
-        value_set = given.ids.astype(str) if text and not given.is_str else given.ids
+        value_set = given.ids.astype(TEXT) if text and not given.is_str else given.ids
         # one lookup over all chunks: the hash table of the map is built once
         positions = pc.index_in(ids, value_set=pa.array(value_set, type=typ))
         parts = [pc.fill_null(c, -1) for c in positions.chunks]
@@ -327,7 +327,7 @@ def _encode(chunks, given):
             parts = [c.indices for c in encoded.chunks]
         del encoded
         raw = dictionary.to_numpy(zero_copy_only=False)
-        raw = raw.astype(str) if text else raw.astype(np.int64)
+        raw = raw.astype(TEXT) if text else raw.astype(np.int64)
         order = np.argsort(raw, kind="stable")
         mapping = np.empty(order.size, np.int32)  # dictionary position -> sorted index
         mapping[order] = np.arange(order.size, dtype=np.int32)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import _problem
 from .._partition import balanced_chunks
 from .._validation import as_csr, check_nonnegative, check_weights
-from ..idmap import IdMap
+from ..idmap import IdMap, is_text
 from . import _blocks, _tables
 
 
@@ -177,7 +177,7 @@ def _from_table(client, source, p, kp, cols, users, items, n_blocks, workers):
 
 
 def _merge_ids(found, what):
-    kinds = {a.dtype.kind == "U" for a in found if a.size}
+    kinds = {is_text(a) for a in found if a.size}
     if len(kinds) > 1:
         raise TypeError(f"{what} ids are integers in some parts and strings in others; "
                         f"make them one type")

@@ -5,7 +5,7 @@ to indices, count, and split by block. Errors name the part they come from.
 
 import numpy as np
 
-from ..idmap import IdMap, _id_array
+from ..idmap import IdMap, _id_array, first_id, is_text
 
 
 def read_parquet(path, user_col, item_col, value_col, check):
@@ -63,13 +63,13 @@ def _rows(data, user_col, item_col, value_col, check, origin):
             j = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{origin}: value column {value_col!r} has {int(bad.sum())} NaN "
                              f"or infinite values; the first is {values[j]} (user "
-                             f"{users[j].item()!r}, item {items[j].item()!r})")
+                             f"{first_id(users[j:])!r}, item {first_id(items[j:])!r})")
         if check == "nonnegative" and (values < 0).any():
             j = int(np.flatnonzero(values < 0)[0])
             raise ValueError(f"{origin}: value column {value_col!r} has "
                              f"{int((values < 0).sum())} negative values (the first "
-                             f"{values[j]} for user {users[j].item()!r}, item "
-                             f"{items[j].item()!r}); confidence 'linear' and 'log' need "
+                             f"{values[j]} for user {first_id(users[j:])!r}, item "
+                             f"{first_id(items[j:])!r}); confidence 'linear' and 'log' need "
                              f"values >= 0. Use confidence='constant' for signed ratings")
     return users, items, values
 
@@ -90,12 +90,12 @@ def encode(rows, user_ids, item_ids, origin):
     out = []
     for raw, ids, what in ((rows[0], user_ids, "user"), (rows[1], item_ids, "item")):
         idmap = IdMap._unchecked(ids)
-        if raw.size and (raw.dtype.kind == "U") != idmap.is_str and len(idmap):
-            kind = "strings" if raw.dtype.kind == "U" else "integers"
+        if raw.size and is_text(raw) != idmap.is_str and len(idmap):
+            kind = "strings" if is_text(raw) else "integers"
             raise TypeError(f"{origin}: {what} ids are {kind}, the {what} map's are not")
         idx = idmap.index(raw, missing="ignore")
         if (idx < 0).any():
-            first = raw[np.flatnonzero(idx < 0)[0]].item()
+            first = first_id(raw[idx < 0])
             raise ValueError(f"{origin}: {what} id {first!r} is not in the given {what}s map "
                              f"({int((idx < 0).sum())} rows have unknown {what} ids)")
         out.append(idx)
