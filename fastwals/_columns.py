@@ -5,9 +5,11 @@ mask of its bad rows (None when there are none) and ``reason(i)``, the text
 naming what is wrong with bad row i. Column-level problems (a type that can
 never hold ids, values or times) raise TypeError.
 
-- ids: int64 (any integer type, floats that hold whole numbers) or text (any
-  string type); unsigned ids above 2**63-1 become text so they stay exact.
-  Missing: null, NaN or the empty string.
+- ids, as the id type says: "auto": int64 (any integer type, floats that hold
+  whole numbers) or text (any string type), unsigned ids above 2**63-1 become
+  text so they stay exact; "str": always text (numbers as their decimal text);
+  "int": always int64 (text parsed; a text id that is not a 64-bit integer is
+  a bad row). Missing: null, NaN or the empty string.
 - values: float64 from numbers or numeric text; bad: missing, not a number,
   NaN or infinite.
 - times: int64 (integer types; date-times as seconds since the Unix epoch) or
@@ -16,6 +18,7 @@ never hold ids, values or times) raise TypeError.
 
 import calendar
 import datetime
+import re
 
 import numpy as np
 
@@ -55,7 +58,7 @@ def _is_text(pa, t):
             or getattr(pa.types, "is_string_view", lambda t: False)(t))
 
 
-def ids(arr, name, source):
+def ids(arr, name, source, id_type="auto"):
     """-> (int64 or string Arrow array, bad mask or None, reason)."""
     pa = import_pyarrow()
     import pyarrow.compute as pc
@@ -63,7 +66,9 @@ def ids(arr, name, source):
     arr = _decode(arr)
     t = arr.type
     missing = _mask(arr)
-    fraction = None
+    whole = None       # floats: False where the value is not a whole number
+    big = None         # unsigned integers beyond int64 (id_type "int")
+    unparsed = None    # text that is not an integer (id_type "int")
     if pa.types.is_null(t):
         arr = pa.array(np.zeros(len(arr), np.int64))
         missing = np.ones(len(arr), bool)
@@ -71,14 +76,19 @@ def ids(arr, name, source):
         if not pa.types.is_int64(t):
             try:
                 arr = arr.cast(pa.int64())
-            except pa.ArrowInvalid:  # uint64 beyond int64
-                arr = arr.cast(pa.string())
+            except pa.ArrowInvalid:  # uint64 beyond int64: exact as text, or bad rows
+                if id_type == "int":
+                    x = arr.fill_null(0).to_numpy()
+                    big = x > np.iinfo(np.int64).max
+                    arr = pa.array(np.where(big, 0, x).astype(np.int64))
+                else:
+                    arr = arr.cast(pa.string())
     elif pa.types.is_floating(t):
         x = arr.to_numpy(zero_copy_only=False).astype(np.float64)
         nan = np.isnan(x)
         missing = _or(missing, nan if nan.any() else None)
         bad = ~nan & ((x != np.floor(x)) | (np.abs(x) >= 2.0**63))
-        fraction = bad if bad.any() else None
+        whole = bad if bad.any() else None
         arr = pa.array(np.where(nan | bad, 0, x).astype(np.int64))
         values = x
     elif _is_text(pa, t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
@@ -91,17 +101,56 @@ def ids(arr, name, source):
         empty = pc.equal(arr, "")
         if pc.any(empty).as_py():
             missing = _or(missing, empty.to_numpy(zero_copy_only=False).astype(bool))
+        if id_type == "int":
+            text = arr
+            arr, unparsed = _parse_ints(pa, arr, missing)
     else:
         raise _type_error("integer or text ids", name, source, t)
+    if id_type == "str" and not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
 
-    bad = _or(missing, fraction)
+    bad = _or(_or(missing, whole), _or(big, unparsed))
 
     def reason(i):
-        if fraction is not None and fraction[i]:
+        if missing is not None and missing[i]:
+            return "the id is missing"
+        if whole is not None and whole[i]:
             return f"the id {values[i].item()!r} is not a whole number"
-        return "the id is missing"
+        if big is not None and big[i]:
+            return "the id is beyond 2**63-1 (id_type='int' needs 64-bit signed integers)"
+        return (f"the id {text[i].as_py()!r} is not a 64-bit integer (id_type='int'; "
+                f"id_type='str' reads text ids)")
 
     return arr, bad, reason
+
+
+_INT = r"^[+-]?[0-9]+$"
+
+
+def _parse_ints(pa, arr, missing):
+    """Text ids -> (int64 Arrow array, mask of those that are not decimal 64-bit
+    integers, or None). Arrow's cast alone would also take "0x10"."""
+    import pyarrow.compute as pc
+
+    if missing is None and pc.all(pc.match_substring_regex(arr, _INT)).as_py():
+        try:
+            return pc.replace_substring_regex(arr, r"^\+", "").cast(pa.int64()), None
+        except pa.ArrowInvalid:  # beyond int64
+            pass
+    # bad text in this batch: one by one
+    x = np.zeros(len(arr), np.int64)
+    unparsed = np.zeros(len(arr), bool)
+    for k, s in enumerate(arr.to_pylist()):
+        if not s:
+            continue  # missing
+        v = int(s) if re.fullmatch(_INT, s) else None
+        if v is None or not -2**63 <= v < 2**63:
+            unparsed[k] = True
+        else:
+            x[k] = v
+    if missing is not None:
+        unparsed &= ~missing
+    return pa.array(x), (unparsed if unparsed.any() else None)
 
 
 def values(arr, name, source, dtype):

@@ -146,6 +146,14 @@ def _expand(path, format):
     return [path]
 
 
+def part_files(directory, format=None):
+    """The files read from a directory of parts (none when it has no such file)."""
+    try:
+        return [str(p) for p in _expand(Path(directory), format)]
+    except ValueError:
+        return []
+
+
 def _file_source(path, format, delimiter, skip):
     fmt, compression = file_format(path)
     if format is not None:
@@ -165,6 +173,7 @@ def _file_source(path, format, delimiter, skip):
 
 class _Source:
     name = ""
+    kind = "Arrow data"   # what the source holds, for "cannot be read as ..." messages
     unit = "rows"         # progress unit: "B" (file bytes) or "rows"
     total = None          # progress total in that unit, when known
     n_invalid = 0         # rows skipped by the reader itself (CSV: wrong field count)
@@ -268,6 +277,7 @@ class DictSource(ArrowSource):
 
 class ParquetSource(_Source):
     unit = "B"
+    kind = "Parquet"
 
     def __init__(self, path):
         import pyarrow.parquet as pq
@@ -278,7 +288,7 @@ class ParquetSource(_Source):
             # pre_buffer would keep the whole file in memory until the end
             self.file = pq.ParquetFile(path, pre_buffer=False)
         except Exception as e:  # ArrowInvalid, OSError: not a Parquet file
-            raise ValueError(f"{self.name} cannot be read as Parquet: {e}") from None
+            raise unreadable(self, e) from None
         self.total = os.path.getsize(path)
         self.n_rows = self.file.metadata.num_rows
 
@@ -306,9 +316,12 @@ class CsvSource(_Source):
         self.path = path
         self.name = str(path)
         self.delimiter = delimiter
+        self.kind = "TSV" if delimiter == "\t" else "CSV"
         self.compression = compression
         self.skip = skip
         self.total = os.path.getsize(path)
+        if compression is None:
+            _check_not_binary(path, self.kind)
         self.as_text = set()   # columns read as text (see the module docstring)
         self._names = None
         self._raw = None
@@ -349,8 +362,7 @@ class CsvSource(_Source):
                 raw, stream, reader = self._open(pcsv.ConvertOptions(), lambda row: "skip",
                                                  block_size=1 << 20)
             except (pa.ArrowInvalid, OSError) as e:
-                raise ValueError(f"{self.name} cannot be read as "
-                                 f"{'TSV' if self.delimiter == chr(9) else 'CSV'}: {e}") from None
+                raise unreadable(self, e) from None
             self._names = reader.schema.names
             stream.close()
             raw.close()
@@ -379,7 +391,8 @@ class CsvSource(_Source):
         self.invalid_rows = []  # pyarrow's row numbers: the header is 1, blank lines skipped
         self.n_invalid = 0
         self.first_invalid = None
-        types = {c: pa.string() for c in self.as_text}
+        text = self.as_text | {c for c in cols.ids if cols.id_types[c] == "str"}
+        types = {c: pa.string() for c in text}
         if cols.value is not None and cols.value not in self.as_text:
             types[cols.value] = pa.float64()
         options = pcsv.ConvertOptions(include_columns=wanted, column_types=types,
@@ -393,7 +406,7 @@ class CsvSource(_Source):
         try:
             # ids typed as neither int64 nor text (double for ids beyond int64, a
             # date...) are read as text so that they stay exact
-            odd = [c for c in cols.ids if c not in self.as_text
+            odd = [c for c in cols.ids if c not in text
                    and not _int_or_text(pa, reader.schema.field(c).type)]
             if odd:
                 self.as_text.update(odd)
@@ -432,8 +445,7 @@ class CsvSource(_Source):
             if typed:
                 self.as_text.update(typed)
                 raise Retry
-        raise ValueError(f"{self.name} cannot be read as "
-                         f"{'TSV' if self.delimiter == chr(9) else 'CSV'}: {message}") from None
+        raise unreadable(self, error) from None
 
     def progress(self, rows):
         if self._raw is None:
@@ -489,6 +501,30 @@ class CsvSource(_Source):
         finally:
             stream.close()
             raw.close()
+
+
+def unreadable(source, error):
+    """The error for a source that pyarrow cannot read (corrupt, truncated...)."""
+    return ValueError(f"{source.name} cannot be read as {source.kind}: {error}")
+
+
+# the first bytes of files that are not text: compressed or Parquet
+_MAGIC = [(b"\x1f\x8b", "gzip-compressed", ".gz"), (b"BZh", "bzip2-compressed", ".bz2"),
+          (b"\x28\xb5\x2f\xfd", "zstd-compressed", ".zst"),
+          (b"\x04\x22\x4d\x18", "lz4-compressed", ".lz4"), (b"PAR1", "a Parquet file", None)]
+
+
+def _check_not_binary(path, kind):
+    """A file read as plain CSV/TSV that starts like a compressed or Parquet file
+    is an error saying so (pyarrow would report a confusing parse error)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    for magic, what, suffix in _MAGIC:
+        if head.startswith(magic):
+            fix = (f"rename it to {path.name}{suffix} so that it is decompressed" if suffix
+                   else "name it .parquet or pass format='parquet'")
+            raise ValueError(f"{path} cannot be read as {kind}: it is {what} (its first bytes "
+                             f"are {head!r}); {fix}")
 
 
 def _conversion_error(source, column, error):

@@ -2,13 +2,16 @@
 
 Exit codes: 0 ok, 1 a data error (unreadable or bad input, a numerical
 failure), 2 a usage error (bad arguments, an output that exists without
---overwrite). Progress goes to stderr (only on a terminal, never with --quiet);
-results go to files, summaries to stdout (JSON with --json).
+--overwrite, that cannot be written or that the command reads). Every usage
+error is found before any data is read. Progress goes to stderr (only on a
+terminal, never with --quiet); results go to files, summaries to stdout (JSON
+with --json).
 """
 
 import argparse
 import json
 import os
+import stat
 import sys
 import time
 
@@ -72,6 +75,10 @@ def _add_input_columns(p, required=True):
     p.add_argument("--min-user-interactions", type=int, default=1)
     p.add_argument("--min-item-interactions", type=int, default=1)
     p.add_argument("--on-bad-rows", choices=("error", "skip"), default="error")
+    p.add_argument("--id-type", choices=("auto", "str", "int"), default="auto",
+                   help="how ids are read (default: auto): auto keeps integer columns as "
+                        "integers (in CSV, \"007\" and \"7\" are then one id), str reads "
+                        "every id as text exactly as written, int needs 64-bit integer ids")
 
 
 def _add_hyperparameters(p):
@@ -89,38 +96,91 @@ def _model_params(args):
 
 
 def _validated(params):
-    """Hyperparameters checked before any work: a bad one is a usage error."""
-    from ._validation import check_params
+    """Hyperparameters checked as WALS.fit checks them (a usage error here)."""
+    from ._validation import check_params, check_random_state
     from .model import WALS
+    _usage(check_params, WALS(**params).get_params())
+    _usage(check_random_state, params.get("random_state"))
+    return params
+
+
+def _usage(check, *args, **kwargs):
+    """check(*args, **kwargs), a library check; its ValueError/TypeError is a usage error."""
     try:
-        check_params(WALS(**params).get_params())
+        return check(*args, **kwargs)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
-    return params
 
 
 def _progress(args):
     return not args.quiet and sys.stderr.isatty()
 
 
+def _read_options(args, users=None, items=None):
+    return dict(user_col=args.user_col, item_col=args.item_col, value_col=args.value_col,
+                time_col=args.time_col, format=args.format, delimiter=args.delimiter,
+                aggregate=args.aggregate, min_value=args.min_value,
+                min_user_interactions=args.min_user_interactions,
+                min_item_interactions=args.min_item_interactions,
+                on_bad_rows=args.on_bad_rows, users=users, items=items,
+                id_type=args.id_type, progress=_progress(args))
+
+
+def _check_read_options(args, users=None, items=None):
+    from .io import check_read_options
+    _usage(check_read_options, **_read_options(args, users, items))
+
+
 def _read(args, path, users=None, items=None):
     from .io import read_interactions
-    return read_interactions(
-        path, user_col=args.user_col, item_col=args.item_col, value_col=args.value_col,
-        time_col=args.time_col, format=args.format, delimiter=args.delimiter,
-        aggregate=args.aggregate, min_value=args.min_value,
-        min_user_interactions=args.min_user_interactions,
-        min_item_interactions=args.min_item_interactions, on_bad_rows=args.on_bad_rows,
-        users=users, items=items, progress=_progress(args))
+    return read_interactions(path, **_read_options(args, users, items))
 
 
-def _check_output(args):
-    """Before any work: an existing output is replaced only with --overwrite."""
-    if os.path.exists(args.output) and not args.overwrite:
-        raise UsageError(f"{args.output!r} exists; pass --overwrite to replace it")
-    directory = os.path.dirname(os.path.abspath(args.output))
+# ---------------------------------------------------------------- outputs
+
+_KINDS = [(stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket")]
+
+
+def _check_output(args, reads):
+    """Before any work: args.output can be created in its directory, replaces an
+    existing regular file only with --overwrite, and is none of the files the
+    command reads. `reads` maps each option to the path it reads (None when
+    absent); a directory of parts stands for its files."""
+    out = args.output
+    if out.endswith(("/", os.sep)):
+        raise UsageError(f"-o {out!r} names a directory; give a file name")
+    if os.path.exists(out):
+        for option, path in reads.items():
+            for read in _files_read(path, args):
+                if os.path.samefile(out, read):
+                    raise UsageError(f"-o {out!r} is {option} {read!r} (the same file): the "
+                                     f"command reads it, so it is never replaced; write to "
+                                     f"another file")
+        mode = os.stat(out).st_mode
+        kind = next((k for test, k in _KINDS if test(mode)), None)
+        if kind is not None:
+            raise UsageError(f"-o {out!r} is {kind}, not a regular file; only a regular file "
+                             f"is ever replaced: give a file name")
+    if os.path.lexists(out) and not args.overwrite:
+        raise UsageError(f"{out!r} exists; pass --overwrite to replace it")
+    directory = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(directory):
-        raise UsageError(f"the directory of the output {args.output!r} does not exist")
+        raise UsageError(f"the directory of the output {out!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write the output {out!r}: no permission to create files in "
+                         f"{directory!r}")
+
+
+def _files_read(path, args):
+    """The files behind an input path (a directory: its part files)."""
+    if path is None or not os.path.exists(path):
+        return []
+    if not os.path.isdir(path):
+        return [path]
+    from ._sources import part_files
+    return part_files(path, getattr(args, "format", None))
 
 
 def _say(args, summary, lines):
@@ -141,13 +201,18 @@ def _plain(value):
 
 # ---------------------------------------------------------------- fit
 
+def _check_fit(args):
+    _check_read_options(args)
+    args.params = _model_params(args)
+    _check_output(args, {"the input": args.input})
+
+
 def _fit(args):
     from .model import WALS
-    _check_output(args)
     start = time.perf_counter()
     data = _read(args, args.input)
     read_seconds = time.perf_counter() - start
-    params = _model_params(args)
+    params = args.params
     show_loss = args.show_loss and not args.quiet
 
     def report(iteration, seconds, loss):
@@ -217,12 +282,7 @@ def _write_rows(args, batches, columns):
     import pyarrow.parquet as pq
     out = args.output
     lower = out.lower()
-    if lower.endswith((".parquet", ".pq")):
-        kind = "parquet"
-    elif lower.endswith((".csv", ".tsv")):
-        kind = "csv"
-    else:
-        raise UsageError(f"output {out!r}: use a .parquet, .pq, .csv or .tsv name")
+    kind = _table_kind(out)
     rows = 0
     with atomic_file(out) as f:
         writer = None
@@ -242,6 +302,24 @@ def _write_rows(args, batches, columns):
             if writer is not None:
                 writer.close()  # leaves f open for atomic_file's fsync and rename
     return rows
+
+
+def _table_kind(out):
+    lower = out.lower()
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith((".csv", ".tsv")):
+        return "csv"
+    raise UsageError(f"output {out!r}: use a .parquet, .pq, .csv or .tsv name")
+
+
+def _check_serving(args, reads):
+    """recommend / similar: -N, --threads and the output, before any work."""
+    from ._validation import check_int, check_n_threads
+    _usage(check_int, "N", args.N, 1)
+    _usage(check_n_threads, args.threads)
+    _check_output(args, {"the model": args.model, **reads})
+    _table_kind(args.output)
 
 
 def _ranked_rows(query_raw, ids, scores, target_map):
@@ -265,24 +343,31 @@ def _chunks(args, queries, what):
 
 
 def _serving_model(args):
-    """The saved model, after the output check, with --threads applied."""
+    """The saved model, with --threads applied."""
     from .model import WALS
-    _check_output(args)
     model = WALS.load(args.model)
     if args.threads is not None:
         model.set_params(n_threads=args.threads)
     return model
 
 
+def _check_recommend(args):
+    if args.exclude_seen:
+        if not (args.user_col and args.item_col):
+            raise UsageError("--exclude-seen needs --user-col and --item-col for its file")
+        _check_read_options(args)
+    _check_serving(args, {"--users": args.users, "--exclude-seen": args.exclude_seen})
+
+
 def _recommend(args):
     model = _serving_model(args)
     users_map, items_map = _id_maps(model)
+    if args.exclude_seen:  # the model's id maps agree with --id-type
+        _check_read_options(args, users_map, items_map)
     queries = (np.arange(len(users_map)) if args.all
                else _ids_from_file(args.users, users_map, "user"))
     seen = None
     if args.exclude_seen:
-        if not (args.user_col and args.item_col):
-            raise UsageError("--exclude-seen needs --user-col and --item-col for its file")
         seen = _read(args, args.exclude_seen, users=users_map, items=items_map).matrix
 
     def batches():
@@ -298,6 +383,10 @@ def _recommend(args):
                 "excluded_seen": args.exclude_seen},
          [f"wrote {rows:,} recommendations for {queries.size:,} users to {args.output}"])
     return 0
+
+
+def _check_similar(args):
+    _check_serving(args, {"--items": args.items})
 
 
 def _similar(args):
@@ -337,17 +426,28 @@ def _metric_list(text):
     return wanted
 
 
-def _evaluate(args):
-    from . import metrics
-    from .model import WALS
-    wanted = _metric_list(args.metrics)
+def _check_evaluate(args):
+    from ._validation import check_int
+    from .metrics import _fraction
+    args.wanted = _metric_list(args.metrics)
     if (args.test is None) == (args.split is None):
         raise UsageError("give exactly one of --test FILE and --split METHOD")
     if args.split == "time" and not args.time_col:
         raise UsageError("--split time needs --time-col")
+    for flag in ("--test-fraction", "--test-users"):
+        _usage(_fraction, flag, getattr(args, flag[2:].replace("-", "_")))
+    _usage(check_int, "--k", args.k, 1)
+    _check_read_options(args)
+    args.params = _model_params(args)
+
+
+def _evaluate(args):
+    from . import metrics
+    from .model import WALS
+    wanted = args.wanted
     data = _read(args, args.input)
     X = data.matrix
-    params = _model_params(args)
+    params = args.params
     model = WALS(**params, show_progress=_progress(args))
     rows = None
     if args.test is not None:
@@ -428,11 +528,17 @@ def _info(args):
 
 # ---------------------------------------------------------------- demo
 
-def _demo(args):
-    from .demo import run
+def _check_demo(args):
+    from ._validation import check_int
+    for flag in ("--users", "--items", "--draws", "-k"):
+        _usage(check_int, flag, getattr(args, flag.lstrip("-")), 1)
     _validated(dict(factors=args.factors, iterations=args.iterations,
                     regularization=args.regularization, alpha=args.alpha,
                     n_threads=args.threads))
+
+
+def _demo(args):
+    from .demo import run
     run(n_users=args.users, n_items=args.items, n_draws=args.draws, factors=args.factors,
         iterations=args.iterations, regularization=args.regularization, alpha=args.alpha,
         K=args.k, random_state=args.seed, n_threads=args.threads)
@@ -455,7 +561,7 @@ def build_parser():
     fit.add_argument("--show-loss", action="store_true", help="the loss after each iteration")
     _add_output(fit, "the model file (.npz)")
     _add_common(fit)
-    fit.set_defaults(func=_fit)
+    fit.set_defaults(func=_fit, check=_check_fit)
 
     rec = sub.add_parser("recommend", help="top-N items per user from a saved model")
     rec.add_argument("model", help="a model saved by `fastwals fit`")
@@ -469,7 +575,7 @@ def build_parser():
     _add_input_columns(rec, required=False)
     _add_output(rec, "recommendations (.parquet or .csv): user, item, rank, score")
     _add_common(rec)
-    rec.set_defaults(func=_recommend)
+    rec.set_defaults(func=_recommend, check=_check_recommend)
 
     sim = sub.add_parser("similar", help="the N most similar items per item (cosine)")
     sim.add_argument("model")
@@ -479,7 +585,7 @@ def build_parser():
     sim.add_argument("-N", type=int, default=10)
     _add_output(sim, "neighbours (.parquet or .csv): item, similar_item, rank, score")
     _add_common(sim)
-    sim.set_defaults(func=_similar)
+    sim.set_defaults(func=_similar, check=_check_similar)
 
     ev = sub.add_parser("evaluate", help="fit on a training part, rank the held-out part")
     ev.add_argument("input")
@@ -497,12 +603,12 @@ def build_parser():
                          "hit_rate, auc, coverage")
     _add_hyperparameters(ev)
     _add_common(ev)
-    ev.set_defaults(func=_evaluate)
+    ev.set_defaults(func=_evaluate, check=_check_evaluate)
 
     info = sub.add_parser("info", help="what a saved model holds")
     info.add_argument("model")
     info.add_argument("--json", action="store_true")
-    info.set_defaults(func=_info)
+    info.set_defaults(func=_info, check=None)
 
     demo = sub.add_parser("demo", help="fit a synthetic dataset with planted structure and "
                                        "rank held-out items against popularity")
@@ -516,7 +622,7 @@ def build_parser():
     demo.add_argument("-k", type=int, default=10, help="cut-off of the ranking metrics")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--threads", type=int, default=None)
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=_demo, check=_check_demo)
     return parser
 
 
@@ -524,6 +630,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.check is not None:
+            args.check(args)  # every usage error, before any data is read
         return args.func(args)
     except UsageError as exc:
         print(f"fastwals {args.command}: error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ import numbers
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,11 +26,12 @@ import scipy.sparse as sp
 from . import _columns
 from .idmap import TEXT, IdMap, UnknownIdError
 from ._kernels import coo
-from ._sources import BadRowError, MissingColumnError, Retry, import_pyarrow, open_sources
+from ._sources import (BadRowError, MissingColumnError, Retry, import_pyarrow, open_sources,
+                       unreadable)
 from ._validation import check_bool, check_choice, check_dtype, check_int
 
-__all__ = ["IdMap", "Interactions", "read_interactions", "BadRowError", "MissingColumnError",
-           "UnknownIdError"]
+__all__ = ["IdMap", "Interactions", "read_interactions", "check_read_options", "BadRowError",
+           "MissingColumnError", "UnknownIdError"]
 
 AGGREGATES = {"sum": coo.SUM, "max": coo.MAX, "last": coo.LAST, "count": coo.COUNT}
 
@@ -66,12 +68,17 @@ class _Columns:
         self.wanted = [c for c in (user, item, value, time) if c is not None]
         self.roles = {user: "user_col", item: "item_col", value: "value_col",
                       time: "time_col"}
+        self.id_types = {}  # id column -> "auto", "str" or "int"
+
+
+ID_TYPES = ("auto", "str", "int")
 
 
 def read_interactions(source, *, user_col, item_col, value_col=None, time_col=None,
                       format=None, delimiter=None, aggregate="sum", min_value=None,
                       min_user_interactions=1, min_item_interactions=1, on_bad_rows="error",
-                      users=None, items=None, dtype=np.float32, progress=False):
+                      users=None, items=None, id_type="auto", dtype=np.float32,
+                      progress=False):
     """Read (user, item[, value][, time]) rows into a users × items CSR matrix.
 
     source: a path to a CSV/TSV/Parquet file or to a directory of part files (its
@@ -81,9 +88,15 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
         ``__arrow_c_stream__`` (polars...), or a dict {column: 1-D numpy array}.
         CSV/TSV files have a header line; .gz/.bz2/.zst/.lz4 are decompressed.
     user_col, item_col: the id columns: integers (kept as int64, never through
-        text) or text. In CSV files a column whose values all parse as integers
-        is an integer column ("007" and "7" are then the same id); if some files
-        or parts hold text ids and others integers, all ids become text.
+        text) or text, as id_type says.
+    id_type: "auto" (the default): integer columns give integer ids, text columns
+        text ids; in CSV files a column whose values all parse as integers is an
+        integer column ("007" and "7" are then the same id); if some files or
+        parts hold text ids and others integers, all ids become text. "str":
+        every id is text, exactly as written ("007" and "7" are two ids; integer
+        columns become their decimal text). "int": every id is a 64-bit integer;
+        a text id that is not one is a bad row. With users= or items= maps of
+        string ids, "auto" reads those ids as "str".
     value_col: the value column (numbers or numeric text); None: every row has value 1.
     time_col: optional time column (numbers, date-times or ISO 8601 text); the
         result's timestamps hold each pair's latest time.
@@ -110,7 +123,9 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
         on reading; sums accumulate in float64).
     progress: show a tqdm bar (file bytes or rows) on stderr.
 
-    Returns Interactions(matrix, users, items, timestamps, report) where report
+    Every argument but source is checked before anything is read
+    (check_read_options does those checks alone). Returns
+    Interactions(matrix, users, items, timestamps, report) where report
     counts: files, rows_read (data rows, bad ones included), bad_rows_skipped,
     rows_below_min_value, rows_unknown_ids (outside given maps),
     duplicates_aggregated (rows merged into an earlier row of their pair),
@@ -121,43 +136,82 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
     counts add up: rows_read - bad_rows_skipped - rows_below_min_value -
     rows_unknown_ids - duplicates_aggregated - zeros_dropped - rows_filtered == nnz.
     """
-    cols = _check_columns(user_col, item_col, value_col, time_col)
-    if format is not None:
-        check_choice("format", format, ("csv", "tsv", "parquet"))
+    o = check_read_options(
+        user_col=user_col, item_col=item_col, value_col=value_col, time_col=time_col,
+        format=format, delimiter=delimiter, aggregate=aggregate, min_value=min_value,
+        min_user_interactions=min_user_interactions,
+        min_item_interactions=min_item_interactions, on_bad_rows=on_bad_rows, users=users,
+        items=items, id_type=id_type, dtype=dtype, progress=progress)
+    pa = import_pyarrow()
+
+    sources = open_sources(source, o.format, o.delimiter, o.skip)
+    keep_values = o.cols.value is not None and o.rule != coo.COUNT
+    acc = _Accumulator(o.cols, o.dtype, keep_values, min_value=o.min_value, skip=o.skip)
+    bar = _progress_bar(sources, o.progress)
+    try:
+        for k, src in enumerate(sources):
+            try:
+                acc.read(src, bar)
+            except (pa.ArrowException, OSError) as e:  # a corrupt page, a truncated file...
+                raise unreadable(src, e) from None
+            sources[k] = None  # closes the file
+            _release()
+    finally:
+        if bar is not None:
+            bar.close()
+    return _build(acc, o.rule, o.users, o.items, o.min_u, o.min_i, o.dtype, len(sources))
+
+
+def check_read_options(*, user_col, item_col, value_col=None, time_col=None, format=None,
+                       delimiter=None, aggregate="sum", min_value=None,
+                       min_user_interactions=1, min_item_interactions=1, on_bad_rows="error",
+                       users=None, items=None, id_type="auto", dtype=np.float32,
+                       progress=False):
+    """The checks read_interactions makes of its arguments (all but the source),
+    alone: a TypeError or ValueError naming the argument, before any reading.
+    Returns them normalised."""
+    o = SimpleNamespace()
+    o.cols = _check_columns(user_col, item_col, value_col, time_col)
+    o.format = format if format is None else check_choice("format", format,
+                                                          ("csv", "tsv", "parquet"))
     if delimiter is not None:
         if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
             raise ValueError(f"delimiter must be a single character (not a quote or line "
                              f"break), got {delimiter!r}")
         if format == "parquet":
             raise ValueError("delimiter applies to csv/tsv files, not format='parquet'")
-    rule = AGGREGATES[check_choice("aggregate", aggregate, tuple(AGGREGATES))]
+    o.delimiter = delimiter
+    o.rule = AGGREGATES[check_choice("aggregate", aggregate, tuple(AGGREGATES))]
     if min_value is not None:
         if isinstance(min_value, (bool, np.bool_)) or not isinstance(min_value, numbers.Real):
             raise TypeError(f"min_value must be None or a number, got {min_value!r}")
         if not np.isfinite(min_value):
             raise ValueError(f"min_value must be a finite number, got {min_value!r}")
-    min_u = check_int("min_user_interactions", min_user_interactions, 1)
-    min_i = check_int("min_item_interactions", min_item_interactions, 1)
-    skip = check_choice("on_bad_rows", on_bad_rows, ("error", "skip")) == "skip"
-    users = _check_map("users", users)
-    items = _check_map("items", items)
-    dtype = check_dtype(dtype)
-    progress = check_bool("progress", progress)
-    import_pyarrow()
+    o.min_value = min_value
+    o.min_u = check_int("min_user_interactions", min_user_interactions, 1)
+    o.min_i = check_int("min_item_interactions", min_item_interactions, 1)
+    o.skip = check_choice("on_bad_rows", on_bad_rows, ("error", "skip")) == "skip"
+    o.users = _check_map("users", users)
+    o.items = _check_map("items", items)
+    check_choice("id_type", id_type, ID_TYPES)
+    for col, name, given in ((user_col, "users", o.users), (item_col, "items", o.items)):
+        o.cols.id_types[col] = _id_type(id_type, name, given)
+    o.dtype = check_dtype(dtype)
+    o.progress = check_bool("progress", progress)
+    return o
 
-    sources = open_sources(source, format, delimiter, skip)
-    acc = _Accumulator(cols, dtype, keep_values=value_col is not None and rule != coo.COUNT,
-                       min_value=min_value, skip=skip)
-    bar = _progress_bar(sources, progress)
-    try:
-        for k, src in enumerate(sources):
-            acc.read(src, bar)
-            sources[k] = None  # closes the file
-            _release()
-    finally:
-        if bar is not None:
-            bar.close()
-    return _build(acc, rule, users, items, min_u, min_i, dtype, len(sources))
+
+def _id_type(id_type, name, given):
+    """The id type of one column: id_type, agreeing with the given map's ids."""
+    if given is None or not len(given):
+        return id_type
+    kind = "str" if given.is_str else "int"
+    if id_type == "auto":
+        return "str" if given.is_str else "auto"
+    if id_type != kind:
+        raise ValueError(f"id_type={id_type!r} but {name} holds {kind} ids; pass "
+                         f"id_type={kind!r} or 'auto'")
+    return id_type
 
 
 def _check_columns(user_col, item_col, value_col, time_col):
@@ -245,9 +299,11 @@ class _Accumulator:
         if n == 0:
             return
         checks = []
-        u, bad, why = _columns.ids(batch.column(cols.user), f"user_col {cols.user!r}", src.name)
+        u, bad, why = _columns.ids(batch.column(cols.user), f"user_col {cols.user!r}", src.name,
+                                   cols.id_types[cols.user])
         checks.append((cols.user, bad, why))
-        i, bad, why = _columns.ids(batch.column(cols.item), f"item_col {cols.item!r}", src.name)
+        i, bad, why = _columns.ids(batch.column(cols.item), f"item_col {cols.item!r}", src.name,
+                                   cols.id_types[cols.item])
         checks.append((cols.item, bad, why))
         v = t = None
         if cols.value is not None:

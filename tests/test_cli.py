@@ -230,3 +230,204 @@ def test_lastfm_file_end_to_end(tmp_path, capsys):
                          "artistID", "-o", tmp_path / "recs.parquet", "--json")
     assert code == 0, err
     assert json.loads(out)["rows"] == 18920
+
+
+# ---------------------------------------------------------------- what the command is given
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Reading data, loading a model or fitting fails the test: usage errors must
+    be found before any of them (and nothing is written)."""
+    import fastwals.demo
+    import fastwals.io
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("data was read or a fit ran before the usage check")
+
+    for target, name in ((fastwals.io, "read_interactions"), (WALS, "load"), (WALS, "fit"),
+                         (fastwals.demo, "run")):
+        monkeypatch.setattr(target, name, forbidden)
+
+
+@pytest.mark.parametrize("case", ["fit-input", "fit-symlink", "fit-hardlink", "recommend-model",
+                                  "recommend-exclude-seen", "recommend-users", "similar-items"])
+def test_overwrite_never_replaces_a_file_the_command_reads(tmp_path, csv_file, model_file, capsys,
+                                                           case):
+    command, what = case.split("-", 1)
+    if command == "fit":
+        target = Path(csv_file)
+        out = {"input": target, "symlink": tmp_path / "link.npz",
+               "hardlink": tmp_path / "hard.npz"}[what]
+        if what == "symlink":
+            out.symlink_to(target)
+        elif what == "hardlink":
+            os.link(target, out)
+        argv = ["fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT, "-o", out]
+    elif command == "recommend":
+        users = tmp_path / "users.csv"
+        users.write_text("user-003\n")
+        target = {"model": Path(model_file), "exclude-seen": Path(csv_file), "users": users}[what]
+        argv = ["recommend", model_file, "--users", users, "--exclude-seen", csv_file,
+                "--user-col", "u", "--item-col", "i", "-o", target]
+    else:
+        items = tmp_path / "items.csv"
+        items.write_text("item/1\n")
+        target = items
+        argv = ["similar", model_file, "--items", items, "-o", items]
+    before = target.read_bytes()
+    code, _, err = run(capsys, *argv, "--overwrite")
+    assert code == 2, err
+    assert str(target) in err and "the same file" in err
+    assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device"])
+def test_overwrite_replaces_only_a_regular_file(tmp_path, csv_file, capsys, no_work, kind):
+    if kind == "directory":
+        out = tmp_path / "out.npz"
+        out.mkdir()
+    elif kind == "fifo":
+        out = tmp_path / "out.npz"
+        os.mkfifo(out)
+    else:
+        out = Path("/dev/null")
+    code, _, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT,
+                       "-o", out, "--overwrite")
+    assert code == 2 and str(out) in err
+    assert {"directory": "a directory", "fifo": "a FIFO", "device": "character device"}[kind] in err
+    assert (out.is_dir() if kind == "directory" else out.exists())
+
+
+USAGE_ERRORS = [
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "u"], "must name different columns"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--delimiter", "::"],
+     "delimiter must be a single character"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--min-user-interactions", "0"],
+     "min_user_interactions must be >= 1, got 0"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--min-item-interactions", "0"],
+     "min_item_interactions must be >= 1, got 0"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--threads", "0"],
+     "n_threads must be"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--regularization", "-1"],
+     "regularization must be a finite number >= 0"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--epsilon", "0"], "epsilon"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--solver", "lu"], "solver"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--seed", "-3"], "random_state"),
+    (["recommend", "{model}", "--all", "-N", "0"], "N must be >= 1, got 0"),
+    (["recommend", "{model}", "--all", "--threads", "-2"], "n_threads must be"),
+    (["recommend", "{model}", "--all", "--exclude-seen", "{csv}"], "needs --user-col"),
+    (["recommend", "{model}", "--all", "--exclude-seen", "{csv}", "--user-col", "u",
+      "--item-col", "i", "--delimiter", ";;"], "delimiter must be a single character"),
+    (["similar", "{model}", "--all", "-N", "-1"], "N must be >= 1, got -1"),
+    (["similar", "{model}", "--all", "--threads", "0"], "n_threads must be"),
+    (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "random",
+      "--test-fraction", "1"], "--test-fraction must be between 0 and 1"),
+    (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "users",
+      "--test-fraction", "0"], "--test-fraction must be between 0 and 1"),
+    (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "users",
+      "--test-users", "1.5"], "--test-users must be between 0 and 1"),
+    (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "leave-k-out",
+      "--k", "0"], "--k must be >= 1"),
+    (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "random",
+      "--threads", "0"], "n_threads must be"),
+    (["evaluate", "{csv}", "--user-col", "i", "--item-col", "i", "--split", "random"],
+     "must name different columns"),
+    (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "random",
+      "--factors", "0"], "factors must be >= 1"),
+    (["demo", "--users", "0"], "--users must be >= 1"),
+    (["demo", "--threads", "0"], "n_threads must be"),
+]
+
+
+@pytest.mark.parametrize("argv, message", USAGE_ERRORS,
+                         ids=[f"{a[0]}-{'-'.join(a[-2:])}" for a, _ in USAGE_ERRORS])
+def test_usage_errors_exit_2_before_any_data_is_read(tmp_path, csv_file, capsys, no_work, argv,
+                                                     message):
+    model = tmp_path / "model.npz"
+    model.write_bytes(b"a model file (never read)")
+    argv = [a.format(csv=csv_file, model=model) for a in argv]
+    if argv[0] in ("fit", "recommend", "similar"):
+        argv += ["-o", str(tmp_path / ("out.npz" if argv[0] == "fit" else "out.csv"))]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "out.npz").exists() and not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("case", ["missing-directory", "directory-as-output", "trailing-slash",
+                                  "no-permission"])
+def test_an_output_that_cannot_be_written_is_found_before_the_fit(tmp_path, csv_file, capsys,
+                                                                  no_work, monkeypatch, case):
+    out = {"missing-directory": tmp_path / "nowhere" / "m.npz",
+           "directory-as-output": tmp_path / "adir",
+           "trailing-slash": f"{tmp_path}/new/",
+           "no-permission": tmp_path / "locked" / "m.npz"}[case]
+    if case == "directory-as-output":
+        out.mkdir()
+    if case == "no-permission":
+        out.parent.mkdir()
+        real = os.access  # root may write anywhere: pretend this directory is read-only
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: (
+            False if os.fspath(p) == str(out.parent) else real(p, mode, **kw)))
+    code, _, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT,
+                       "-o", out, "--overwrite")
+    assert code == 2 and str(out).rstrip("/") in err, err
+
+
+def _corrupt_parquet(path, seed=0):
+    n = 3000
+    table = pa.table({"u": np.arange(n) % 50, "i": np.arange(n) % 37, "v": np.ones(n)})
+    pq.write_table(table, path, row_group_size=1000, compression="none")
+    data = bytearray(path.read_bytes())
+    data[3000:3300] = b"\xff" * 300  # inside a data page: the footer stays readable
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("case", ["corrupt-parquet-page", "gzip-in-csv", "garbage-part"])
+def test_every_data_error_names_the_file(tmp_path, capsys, case):
+    import gzip
+    if case == "corrupt-parquet-page":
+        source = bad = _corrupt_parquet(tmp_path / "events.parquet")
+    elif case == "gzip-in-csv":
+        source = bad = tmp_path / "events.csv"
+        bad.write_bytes(gzip.compress(b"u,i\n1,2\n3,4\n" * 50))
+    else:
+        source = tmp_path / "parts"
+        source.mkdir()
+        write(interactions(string_ids=False), source / "part-0.parquet")
+        bad = _corrupt_parquet(source / "part-1.parquet")
+    code, _, err = run(capsys, "fit", source, "--user-col", "u", "--item-col", "i", *FIT,
+                       "-o", tmp_path / "m.npz")
+    assert code == 1 and f"{bad} cannot be read as" in err, err
+    if case == "gzip-in-csv":
+        assert "gzip-compressed" in err and "events.csv.gz" in err
+
+
+def test_id_type_str_keeps_007_and_7_apart(tmp_path, capsys):
+    path = tmp_path / "events.csv"
+    path.write_text("u,i\n007,10\n7,20\n07,10\n7,30\n")
+    out = tmp_path / "m.npz"
+    code, _, err = run(capsys, "fit", path, "--user-col", "u", "--item-col", "i", *FIT,
+                       "--id-type", "str", "-o", out)
+    assert code == 0, err
+    assert WALS.load(out).user_ids_.ids.tolist() == ["007", "07", "7"]
+    users = tmp_path / "users.txt"
+    users.write_text("007\n7\n")
+    recs = tmp_path / "recs.csv"
+    code, _, err = run(capsys, "recommend", out, "--users", users, "--exclude-seen", path,
+                       "--user-col", "u", "--item-col", "i", "--id-type", "str", "-N", "1",
+                       "-o", recs)
+    assert code == 0, err
+    table = pcsv.read_csv(recs, convert_options=pcsv.ConvertOptions(
+        column_types={"user": pa.string(), "item": pa.string()})).to_pydict()
+    assert table["user"] == ["007", "7"]
+    assert table["item"][0] != "10" and table["item"][1] not in ("20", "30")
+    code, _, err = run(capsys, "fit", path, "--user-col", "u", "--item-col", "i", *FIT,
+                       "--id-type", "int", "-o", tmp_path / "m2.npz")
+    assert code == 0 and WALS.load(tmp_path / "m2.npz").user_ids_.ids.tolist() == [7]
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    assert "--id-type {auto,str,int}" in capsys.readouterr().out.replace("\n", " ")
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    assert "(default: auto)" in " ".join(capsys.readouterr().out.split())

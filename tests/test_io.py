@@ -278,6 +278,43 @@ def test_ids_beyond_int64_stay_exact(tmp_path):
     assert read_interactions(path, **COLS).users.ids.tolist() == as_text
 
 
+def test_id_type_str_keeps_ids_as_written(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("user,item,value\n007,1,1\n7,01,2\n07,1,3\n")
+    assert read_interactions(path, **COLS).users.ids.tolist() == [7]  # auto: integers
+    data = read_interactions(path, **COLS, id_type="str")
+    assert data.users.ids.tolist() == ["007", "07", "7"] and data.items.ids.tolist() == ["01", "1"]
+    assert triples(data) == {("007", "1"): (1.0, None), ("7", "01"): (2.0, None),
+                             ("07", "1"): (3.0, None)}
+    # integer columns become their decimal text
+    table = pa.table({"user": [7, 8], "item": [1, 1]})
+    assert read_interactions(table, user_col="user", item_col="item",
+                             id_type="str").users.ids.tolist() == ["7", "8"]
+    # a map of text ids (a model's) reads the file's ids as text: "007" is not "7"
+    known = read_interactions(path, **COLS, users=IdMap(["7", "007"]))
+    assert known.matrix.toarray().tolist() == [[2.0], [1.0]]  # items: 01 and 1 are 1
+    assert known.report["rows_unknown_ids"] == 1
+
+
+def test_id_type_int_refuses_text_ids_with_the_row(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("user,item,value\n007,1,1\n+7,2,2\nu-1,1,1\n0x10,1,1\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 4, column 'user': the id 'u-1' is not "
+                                          rf"a 64-bit integer \(id_type='int'"):
+        read_interactions(path, **COLS, id_type="int")
+    data = read_interactions(path, **COLS, id_type="int", on_bad_rows="skip")
+    assert data.users.ids.tolist() == [7] and data.report["bad_rows_skipped"] == 2
+    big = pa.table({"user": pa.array([2**64 - 1, 3], pa.uint64()), "item": [1, 2]})
+    with pytest.raises(BadRowError, match=r"row 0 \(0-based\), column 'user': the id is "
+                                          r"beyond 2\*\*63-1"):
+        read_interactions(big, user_col="user", item_col="item", id_type="int")
+    with pytest.raises(ValueError, match=r"id_type must be one of 'auto', 'str', 'int'; got 'x'"):
+        read_interactions(path, **COLS, id_type="x")
+    with pytest.raises(ValueError, match=r"id_type='int' but users holds str ids; pass "
+                                         r"id_type='str' or 'auto'"):
+        read_interactions(path, **COLS, id_type="int", users=IdMap(["a"]))
+
+
 def test_text_after_integer_looking_block_rereads_as_text(tmp_path, monkeypatch):
     # the first CSV block types the ids as integers; a later block holds text ids
     monkeypatch.setattr(_sources, "CSV_BLOCK", 64)
