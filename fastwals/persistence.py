@@ -67,8 +67,29 @@ def save(model, path):
     # the oldest version that holds it, so older readers still load integer-id models
     version = 2 if any(key.endswith("_utf8") for key in arrays) else 1
     arrays["format_version"] = np.array(version)
+    _check_loadable(model, arrays, path)
     with atomic_file(path) as f:
         np.savez(f, **arrays)
+
+
+def _check_loadable(model, arrays, path):
+    """Refuse to write what load would refuse (say, factors changed by set_params
+    after the fit): the checks of load, but the id maps, which are checked
+    by their lengths (IdMap holds unique ids)."""
+    try:
+        _model(type(model), {key: value for key, value in arrays.items()
+                             if not key.startswith(("user_ids", "item_ids"))})
+        if hasattr(model, "user_ids_"):
+            for side in ("user", "item"):
+                n = getattr(model, f"{side}_factors_").shape[0]
+                ids = getattr(model, f"{side}_ids_")
+                if len(ids) != n:
+                    raise ValueError(f"{side}_ids_ holds {len(ids)} ids for the {n} rows of "
+                                     f"{side}_factors_")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"cannot save to {os.fspath(path)!r}: the model would not load back: "
+                         f"{exc}. Refit it, or set back the hyperparameters it was fitted "
+                         f"with") from None
 
 
 def _plain(value):
@@ -206,7 +227,7 @@ def _model(cls, data):
     params["dtype"] = check_dtype(params.get("dtype", "float32")).type
     model = cls(**params)
     p = model.get_params()
-    # the saved thread count may exceed this machine's; compute_threads caps it
+    # n_threads may come from a larger machine: checked against this one when used
     check_params(dict(p, n_threads=None))
     if p["n_threads"] is not None:
         check_int("n_threads", p["n_threads"], 1)

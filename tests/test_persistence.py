@@ -347,3 +347,27 @@ def test_a_declared_size_is_checked_before_allocating(fitted, tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 4 * 10**6
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(factors=6), r"'user_factors' has 5 factors per row .* factors=6"),
+    (dict(dtype=np.float32), r"'user_factors' holds float64 values, .* dtype=float32"),
+    (dict(row_weights=np.ones(29)), r"row_weights must have one entry per user"),
+    (dict(regularization=-1.0), r"regularization must be a finite number >= 0"),
+])
+def test_save_refuses_what_load_would_refuse(fitted, tmp_path, change, message):
+    # hyperparameters changed after the fit: the file would never load back
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"previous contents")
+    fitted.set_params(**change)
+    with pytest.raises(ValueError, match=r"cannot save to '.*model\.npz': the model would "
+                                         r"not load back: " + message):
+        fitted.save(path)
+    assert path.read_bytes() == b"previous contents" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_save_refuses_id_maps_of_the_wrong_length(fitted, tmp_path):
+    fitted.user_ids_, fitted.item_ids_ = IdMap(np.arange(29)), IdMap(np.arange(20))
+    with pytest.raises(ValueError, match=r"user_ids_ holds 29 ids for the 30 rows"):
+        fitted.save(tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
