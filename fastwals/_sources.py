@@ -30,6 +30,13 @@ _CONVERSION = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to [^
                          r"invalid value '(.*)'$", re.S)
 
 
+def to_arrow(arr, type=None):
+    """pa.array of a numpy array; variable-length strings (StringDType, which
+    pyarrow before 19 does not take) go as Python strs."""
+    pa = import_pyarrow()
+    return pa.array(arr.astype(object) if arr.dtype.kind == "T" else arr, type=type)
+
+
 def import_pyarrow():
     try:
         import pyarrow  # noqa: F401
@@ -269,7 +276,7 @@ class DictSource(ArrowSource):
             arrays = []
             for c in wanted:
                 try:
-                    arrays.append(pa.array(self.arrays[c][lo:lo + BATCH_ROWS]))
+                    arrays.append(to_arrow(self.arrays[c][lo:lo + BATCH_ROWS]))
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
                     raise _conversion_error(self.name, c, e) from None
             yield pa.record_batch(arrays, names=wanted)

@@ -280,6 +280,8 @@ def _write_rows(args, batches, columns):
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
+
+    from ._sources import to_arrow
     out = args.output
     lower = out.lower()
     kind = _table_kind(out)
@@ -288,7 +290,7 @@ def _write_rows(args, batches, columns):
         writer = None
         try:
             for batch in batches:
-                table = pa.table({name: batch[name] for name in columns})
+                table = pa.table({name: to_arrow(batch[name]) for name in columns})
                 if writer is None:
                     if kind == "parquet":
                         writer = pq.ParquetWriter(f, table.schema)

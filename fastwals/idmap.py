@@ -48,28 +48,33 @@ class IdMap:
             if rep.any():
                 raise ValueError(f"ids must be unique; {int(rep.sum())} repeat, the first "
                                  f"{first_id(s[1:][rep])!r}")
-        self._set(arr.copy(), None)
+        self._set(arr.copy())
 
     @classmethod
     def _sorted(cls, ids):
         """A map over ids already known to be unique and sorted (no checks)."""
         self = cls.__new__(cls)
-        self._set(ids, np.arange(len(ids), dtype=np.int64))
+        self._set(ids)
+        self._sorted_ids = self.ids
         return self
 
     @classmethod
     def _unchecked(cls, ids):
         """A map over ids already known to be unique (no checks)."""
         self = cls.__new__(cls)
-        self._set(np.array(ids), None)
+        self._set(np.array(ids))
         return self
 
-    def _set(self, ids, order):
+    def _set(self, ids):
         if ids.dtype.kind in "UO":  # from callers holding fixed-width or object text
             ids = ids.astype(TEXT)
         ids.flags.writeable = False  # ids is the map's own array
         self.ids = ids
-        self._order = order  # argsort of ids, made on first lookup
+        # made on the first lookup: string ids in a dict (numpy's searchsorted copies
+        # a StringDType array on every call), integer ids sorted for searchsorted
+        self._positions = None  # {id: index}
+        self._order = None  # argsort of ids (None: the identity, or not made yet)
+        self._sorted_ids = None  # ids[order]
 
     def __len__(self):
         return self.ids.size
@@ -90,7 +95,7 @@ class IdMap:
         return {"ids": self.ids}
 
     def __setstate__(self, state):
-        self._set(np.array(state["ids"]), None)
+        self._set(np.array(state["ids"]))
 
     @property
     def is_str(self):
@@ -99,16 +104,21 @@ class IdMap:
 
     def _lookup(self, q):
         """Positions of q's ids in the map, -1 for unknown ones."""
-        if self._order is None:
+        if self.is_str:
+            if self._positions is None:
+                self._positions = {s: k for k, s in enumerate(self.ids.tolist())}
+            get = self._positions.get
+            return np.fromiter((get(s, -1) for s in q.tolist()), np.int64, q.size)
+        if self._sorted_ids is None:
             self._order = np.argsort(self.ids, kind="stable")
+            self._sorted_ids = self.ids[self._order]
         out = np.full(q.shape, -1, dtype=np.int64)
         if not len(self) or not q.size:
             return out
-        sorted_ids = self.ids[self._order]
-        pos = np.searchsorted(sorted_ids, q)
+        pos = np.searchsorted(self._sorted_ids, q)
         np.minimum(pos, len(self) - 1, out=pos)
-        found = sorted_ids[pos] == q
-        out[found] = self._order[pos[found]]
+        found = self._sorted_ids[pos] == q
+        out[found] = pos[found] if self._order is None else self._order[pos[found]]
         return out
 
     def _query(self, raw, name):

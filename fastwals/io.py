@@ -27,7 +27,7 @@ from . import _columns
 from .idmap import TEXT, IdMap, UnknownIdError
 from ._kernels import coo
 from ._sources import (BadRowError, MissingColumnError, Retry, import_pyarrow, open_sources,
-                       unreadable)
+                       to_arrow, unreadable)
 from ._validation import check_bool, check_choice, check_dtype, check_int
 
 __all__ = ["IdMap", "Interactions", "read_interactions", "check_read_options", "BadRowError",
@@ -370,7 +370,7 @@ def _encode(chunks, given):
     if given is not None:
         value_set = given.ids.astype(TEXT) if text and not given.is_str else given.ids
         # one lookup over all chunks: the hash table of the map is built once
-        positions = pc.index_in(ids, value_set=pa.array(value_set, type=typ))
+        positions = pc.index_in(ids, value_set=to_arrow(value_set, typ))
         parts = [pc.fill_null(c, -1) for c in positions.chunks]
         idmap = given
     else:
@@ -382,12 +382,12 @@ def _encode(chunks, given):
             dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], typ)
             parts = [c.indices for c in encoded.chunks]
         del encoded
-        raw = dictionary.to_numpy(zero_copy_only=False)
-        raw = raw.astype(TEXT) if text else raw.astype(np.int64)
-        order = np.argsort(raw, kind="stable")
+        # Arrow sorts text by its UTF-8 bytes, which is code point order
+        order = pc.array_sort_indices(dictionary).to_numpy()
+        raw = dictionary.take(order).to_numpy(zero_copy_only=False)
         mapping = np.empty(order.size, np.int32)  # dictionary position -> sorted index
         mapping[order] = np.arange(order.size, dtype=np.int32)
-        idmap = IdMap._sorted(raw[order])
+        idmap = IdMap._sorted(raw.astype(TEXT) if text else raw.astype(np.int64))
     del ids
     _release()
     codes = np.empty(n, np.int32)
