@@ -10,6 +10,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels import structure
+from ._threads import compute_threads
 from .weights import CONFIDENCE, FEEDBACK
 
 SOLVERS = ("cholesky", "cg", "subspace")
@@ -136,68 +138,116 @@ def _index_dtype(indptr, indices):
     return np.dtype(np.int64)
 
 
-def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False):
+def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False, rows=None):
     """Any accepted input -> canonical scipy CSR array (sorted indices, duplicates
     summed, stored zeros dropped) with `dtype` values and int32/int64 indices.
     allow_empty: accept a matrix without non-zero entries (rows to fold in, items
     to exclude), else that is an error: there would be nothing to factorize.
+    rows: only these rows of X (int64 ids within X's rows), in this order; of a
+    CSR matrix only they are then checked and copied (O(their entries)).
 
+    A sparse X's index arrays are checked before anything reads them (scipy
+    trusts them: a bad index would crash or corrupt the process), and its values
+    are checked finite after the cast to `dtype`.
     Never modifies X; returns X's own arrays only when they already are canonical.
     """
     dtype = np.dtype(dtype)
+    ordered = None  # whether every row's indices are known to increase strictly
     if isinstance(X, tuple):
         csr = _from_triplet(X, shape, name)
+        if rows is not None:
+            csr = sp.csr_array(csr[rows])
     else:
         if shape is not None:
             raise ValueError(f"shape is only for a (rows, cols, values) triplet; got "
                              f"shape={shape!r} with {name} of type {type(X).__name__}")
         if sp.issparse(X):
-            csr = _from_sparse(X, name)
+            csr, ordered = _from_sparse(X, name, rows)
         else:
-            csr = _from_dense(X, name)
+            csr = _from_dense(X, name, rows)
     n_rows, n_cols = csr.shape
     if n_rows == 0 or n_cols == 0:
         raise ValueError(f"{name} is empty: shape {csr.shape}; need at least one row and column")
-    _check_values(csr, name)
     if not allow_empty and (csr.nnz == 0 or not np.any(csr.data)):
         raise ValueError(f"{name} has no non-zero entries (shape {csr.shape}); "
                          f"there is nothing to factorize")
 
     index_dtype = _index_dtype(csr.indptr, csr.indices)
-    canonical = (csr.has_canonical_format and csr.data.dtype == dtype
+    if ordered is None:  # a matrix scipy has just built: its flag is current
+        ordered = csr.has_canonical_format
+    canonical = (ordered and csr.data.dtype == dtype
                  and csr.indices.dtype == index_dtype and csr.indptr.dtype == index_dtype
                  and np.all(csr.data != 0))
     if canonical:
+        _check_values(csr, csr, name)
+        csr.has_canonical_format = True  # checked above: spare scipy its own pass
         return csr
-    csr = sp.csr_array((csr.data.astype(dtype), csr.indices.astype(index_dtype),
-                        csr.indptr.astype(index_dtype)), shape=csr.shape, copy=True)
-    csr.sum_duplicates()
+    given = csr
+    with np.errstate(over="ignore", invalid="ignore"):  # found by _check_values
+        csr = sp.csr_array((csr.data.astype(dtype), csr.indices.astype(index_dtype),
+                            csr.indptr.astype(index_dtype)), shape=csr.shape, copy=True)
+        csr.sum_duplicates()
     csr.eliminate_zeros()
+    _check_values(csr, given, name)
     if csr.nnz == 0 and not allow_empty:
         raise ValueError(f"{name} has no non-zero entries once duplicates are summed "
                          f"(shape {csr.shape}); there is nothing to factorize")
     return csr
 
 
-def check_shape(name, csr, rows, cols, hint=""):
-    if csr.shape[0] not in rows or csr.shape[1] != cols:
+def rows_of(X, ids, n_rows, n_cols, name, hint, dtype=np.float32):
+    """The rows of X for `ids` (validated ids of the model's n_rows rows), as
+    canonical CSR (empty rows allowed). X holds one row per id, in the order
+    of ids, or one row per row of the model (only the rows of `ids` are then
+    checked and taken); with as many ids as rows, rows follow the ids."""
+    declared = _declared_shape(X)
+    if declared is not None:
+        check_shape(name, declared, (ids.size, n_rows), n_cols, hint)
+    pick = ids if declared is not None and declared[0] != ids.size else None
+    csr = as_csr(X, dtype=dtype, name=name, allow_empty=True, rows=pick)
+    if declared is None:
+        check_shape(name, csr.shape, (ids.size, n_rows), n_cols, hint)
+        if csr.shape[0] != ids.size:
+            csr = as_csr(csr, dtype=dtype, name=name, allow_empty=True, rows=ids)
+    return csr
+
+
+def _declared_shape(X):
+    """X's shape when it has one without converting it (sparse, numpy), else None."""
+    if sp.issparse(X) or isinstance(X, np.ndarray):
+        return X.shape if X.ndim == 2 else None
+    return None
+
+
+def check_shape(name, shape, rows, cols, hint=""):
+    """shape (a pair) must be (r, cols) for an r in `rows`."""
+    if shape[0] not in rows or shape[1] != cols:
         expected = " or ".join(f"({r}, {cols})" for r in rows)
-        raise ValueError(f"{name} must have shape {expected}, got {csr.shape}{hint}")
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(shape)}{hint}")
 
 
 def check_ids(name, ids, n, what):
-    """One id or a 1-D array of ids in 0..n-1 -> (int64 array, given as a scalar?)."""
+    """One id or a 1-D array of ids in 0..n-1 (n None: any id >= 0 that fits in
+    int64) -> (int64 array, given as a scalar?). Ids are compared in their own
+    dtype, so an error shows the id as given."""
     scalar = np.ndim(ids) == 0
     arr = np.atleast_1d(np.asarray(ids))
     if arr.ndim != 1 or (arr.size and (arr.dtype.kind not in "iu" or arr.dtype == bool)):
         raise TypeError(f"{name} must be an integer id or a 1-D array of integer ids, got "
                         f"{type(ids).__name__} of shape {arr.shape}, dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    bad = (arr < 0) | (arr >= n)
+    high = np.iinfo(np.int64).max if n is None else n - 1
+    wide = arr.astype(np.uint64 if arr.dtype.kind == "u" else np.int64)  # no value changes
+    bad = (wide > high) if high >= 0 else np.ones(arr.shape, bool)
+    if arr.dtype.kind == "i":
+        bad |= wide < 0
     if bad.any():
-        raise ValueError(f"{name}: id {arr[bad][0]} is outside 0..{n - 1} (the model has {n} "
+        first = arr[np.flatnonzero(bad)[0]].item()
+        if n is None:
+            raise ValueError(f"{name}: id {first} is outside 0..{high}; ids are >= 0 (and "
+                             f"fit in int64)")
+        raise ValueError(f"{name}: id {first} is outside 0..{n - 1} (the model has {n} "
                          f"{what}s)")
-    return arr, scalar
+    return wide.astype(np.int64), scalar
 
 
 def check_unique(name, ids):
@@ -206,16 +256,30 @@ def check_unique(name, ids):
                          f"repeats")
 
 
-def _from_sparse(X, name):
+def _from_sparse(X, name, rows):
+    """(CSR of X's rows `rows` (None: all), whether its rows' indices are known to
+    increase strictly (None: ask scipy)). X's index arrays are checked first."""
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (users x items), got {X.ndim}-D")
-    # tocsr may return X itself; we never write into it (copies happen in as_csr)
-    return sp.csr_array(X.tocsr())
+    if X.format == "csr":
+        if rows is not None:
+            return _csr_rows(X, name, rows)
+        indptr, indices, ordered = _check_compressed(X, name)
+        # X's own arrays (unless of other index dtypes); never written into here
+        return sp.csr_array((X.data, indices, indptr), shape=X.shape), ordered
+    if X.format in ("csc", "bsr"):
+        _check_compressed(X, name)
+    else:
+        if X.format != "coo":  # dok, lil, dia: coordinates built by numpy code
+            X = X.tocoo()
+        _check_coo(X, name)
+    csr = sp.csr_array(X.tocsr())
+    return (csr, None) if rows is None else (sp.csr_array(csr[rows]), None)
 
 
-def _from_dense(X, name):
+def _from_dense(X, name, rows):
     if isinstance(X, (str, bytes)) or X is None:
         raise TypeError(f"{name} must be a scipy.sparse matrix, a 2-D numpy array or a "
                         f"(rows, cols, values) tuple, got {type(X).__name__}")
@@ -225,7 +289,142 @@ def _from_dense(X, name):
                         f"(from {type(X).__name__})")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (users x items), got shape {arr.shape}")
-    return sp.csr_array(arr)
+    return sp.csr_array(arr if rows is None else arr[rows])
+
+
+# ---------------------------------------------------------------- sparse structure
+#
+# scipy trusts the index arrays of a sparse matrix (they may be set freely,
+# X.indices = ...): an index out of range or an indptr that decreases crashes
+# or corrupts the process in scipy's C++ (tocsr, transpose) or in our kernels.
+# So they are checked, by one pass in a kernel, before anything reads them.
+
+SERIAL_ROWS = 256  # up to this many rows: checked on the calling thread
+COO_PIECE = 1 << 16  # coordinates per row of the pass (so that threads share them)
+
+
+def _first_bad(starts, stops, indices, n):
+    if starts.size <= SERIAL_ROWS:
+        return structure.first_bad_serial(starts, stops, indices, n)
+    with compute_threads():  # chunks enough to even out rows of very different lengths
+        return structure.first_bad(starts, stops, indices, n, 8 * numba.get_num_threads())
+
+
+def _index_array(label, arr):
+    """A sparse matrix's index array as int32/int64, contiguous (a copy only
+    when it is not); values outside int64 become negative, so they fail."""
+    arr = np.asarray(arr)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise TypeError(f"{label} must be a 1-D array of integers, got shape {arr.shape}, "
+                        f"dtype {arr.dtype}; the sparse matrix is corrupt: build it from "
+                        f"valid arrays")
+    if arr.dtype not in (np.int32, np.int64):
+        arr = arr.astype(np.int64)
+    return np.ascontiguousarray(arr)
+
+
+def _corrupt(message):
+    return ValueError(f"{message}; the sparse matrix is corrupt: build it from valid arrays")
+
+
+def _layout(X, name):
+    """(indptr, indices, major, minor, what each counts, entries per stored
+    block) of a CSR/CSC/BSR X, after the O(1) checks."""
+    fmt = X.format
+    n_rows, n_cols = X.shape
+    data = np.asarray(X.data)
+    if fmt == "bsr":
+        if data.ndim != 3 or 0 in data.shape[1:]:
+            raise _corrupt(f"{name}.data must be 3-D (blocks, R, C), got shape {data.shape}")
+        R, C = data.shape[1:]
+        if n_rows % R or n_cols % C:
+            raise _corrupt(f"{name}'s blocks of {R} x {C} do not tile its shape {X.shape}")
+        major, minor, what = (n_rows // R, n_cols // C, ("block rows", "block columns"))
+    elif data.ndim != 1:
+        raise _corrupt(f"{name}.data must be 1-D, got shape {data.shape}")
+    elif fmt == "csr":
+        major, minor, what = n_rows, n_cols, ("rows", "columns")
+    else:
+        major, minor, what = n_cols, n_rows, ("columns", "rows")
+    indptr = _index_array(f"{name}.indptr", X.indptr)
+    indices = _index_array(f"{name}.indices", X.indices)
+    if indptr.size != major + 1:
+        raise _corrupt(f"{name}.indptr has {indptr.size} entries; a {fmt.upper()} matrix with "
+                       f"{major} {what[0]} needs {major + 1}")
+    if data.shape[0] != indices.size:
+        raise _corrupt(f"{name}.data has {data.shape[0]} entries and {name}.indices "
+                       f"{indices.size}; they must be equal")
+    if indptr[0] != 0:
+        raise _corrupt(f"{name}.indptr[0] = {X.indptr[0]} must be 0")
+    if indptr[-1] != indices.size:
+        raise _corrupt(f"{name}.indptr[{major}] = {X.indptr[-1]} must equal the number of "
+                       f"stored entries, {indices.size} (the length of {name}.indices)")
+    return indptr, indices, minor, what
+
+
+def _check_found(X, name, found, rows, minor, what):
+    """Raise for the first bad row or entry of a pass over `rows` of X (None:
+    all rows). Returns whether every row's indices increase strictly."""
+    bad_row, bad_entry, unsorted = found
+    if bad_row >= 0:
+        r = bad_row if rows is None else int(rows[bad_row])
+        size = np.asarray(X.indices).shape[0]
+        a, b = X.indptr[r], X.indptr[r + 1]
+        if not 0 <= a <= size:
+            raise _corrupt(f"{name}.indptr[{r}] = {a} is outside 0..{size} (the number of "
+                           f"stored entries)")
+        if not 0 <= b <= size:
+            raise _corrupt(f"{name}.indptr[{r + 1}] = {b} is outside 0..{size} (the number of "
+                           f"stored entries)")
+        raise _corrupt(f"{name}.indptr[{r + 1}] = {b} is less than {name}.indptr[{r}] = {a}: "
+                       f"indptr must not decrease")
+    if bad_entry >= 0:
+        raise _corrupt(f"{name}.indices[{bad_entry}] = {X.indices[bad_entry]} is outside "
+                       f"0..{minor - 1} (the matrix has {minor} {what[1]})")
+    return unsorted < 0
+
+
+def _check_compressed(X, name):
+    """Check a CSR/CSC/BSR X's index arrays against its shape; returns them
+    (as int32/int64) and whether every row's (column's) indices increase strictly."""
+    indptr, indices, minor, what = _layout(X, name)
+    found = _first_bad(indptr[:-1], indptr[1:], indices, minor)
+    return indptr, indices, _check_found(X, name, found, None, minor, what)
+
+
+def _csr_rows(X, name, rows):
+    """(rows `rows` of CSR X as a new CSR, whether their indices increase
+    strictly), checking only those rows: O(their entries), whatever X's size."""
+    indptr, indices, minor, what = _layout(X, name)
+    starts, stops = indptr[rows], indptr[rows + 1]
+    ordered = _check_found(X, name, _first_bad(starts, stops, indices, minor), rows, minor,
+                           what)
+    lengths = stops - starts
+    sub_indptr = np.zeros(rows.size + 1, np.int64)
+    np.cumsum(lengths, out=sub_indptr[1:])
+    take = np.repeat(starts - sub_indptr[:-1], lengths) + np.arange(sub_indptr[-1])
+    data = np.asarray(X.data)
+    csr = sp.csr_array((data[take], indices[take], sub_indptr), shape=(rows.size, X.shape[1]))
+    return csr, ordered
+
+
+def _check_coo(X, name):
+    """Check a COO X's coordinates against its shape."""
+    data = np.asarray(X.data)
+    if data.ndim != 1:
+        raise _corrupt(f"{name}.data must be 1-D, got shape {data.shape}")
+    for label, given, n, what in (("row", X.row, X.shape[0], "rows"),
+                                  ("col", X.col, X.shape[1], "columns")):
+        coords = _index_array(f"{name}.{label}", given)
+        if coords.size != data.size:
+            raise _corrupt(f"{name}.{label} has {coords.size} entries and {name}.data "
+                           f"{data.size}; they must be equal")
+        starts = np.arange(0, coords.size, COO_PIECE)
+        stops = np.minimum(starts + COO_PIECE, coords.size)
+        bad = _first_bad(starts, stops, coords, n)[1]
+        if bad >= 0:
+            raise _corrupt(f"{name}.{label}[{bad}] = {given[bad]} is outside 0..{n - 1} (the "
+                           f"matrix has {n} {what})")
 
 
 def _from_triplet(X, shape, name):
@@ -259,13 +458,26 @@ def _from_triplet(X, shape, name):
     return sp.coo_array((vals, (rows, cols)), shape=shape).tocsr()
 
 
-def _check_values(csr, name):
+def _check_values(csr, given, name):
+    """Every value of csr (cast to its final dtype) finite; `given` holds the
+    values before the cast (and before duplicates were summed), for the message."""
     finite = np.isfinite(csr.data)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        row, col = _position(csr, bad[0])
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite)
+    row, col = _position(csr, bad[0])
+    start, stop = given.indptr[row], given.indptr[row + 1]
+    held = given.data[start:stop][given.indices[start:stop] == col]
+    value = held.sum(dtype=np.float64)
+    if not np.isfinite(held).all():
         raise ValueError(f"{name} contains {bad.size} NaN or infinite values; the first is "
-                         f"{csr.data[bad[0]]} at (row {row}, column {col}). Remove or fill them")
+                         f"{held[~np.isfinite(held)][0]} at (row {row}, column {col}). "
+                         f"Remove or fill them")
+    dtype = csr.data.dtype
+    summed = " (duplicates summed)" if held.size > 1 else ""
+    raise ValueError(f"{name} has {bad.size} values beyond {dtype.name}'s largest "
+                     f"({np.finfo(dtype).max:g}); the first is {value:g}{summed} at (row {row}, "
+                     f"column {col}). Scale the values down or use dtype=numpy.float64")
 
 
 def _position(csr, k):

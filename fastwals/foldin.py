@@ -9,7 +9,8 @@ import numpy as np
 
 from . import _problem
 from ._threads import compute_threads
-from ._validation import as_csr, check_nonnegative, check_params, check_shape, check_weights
+from ._validation import as_csr, check_nonnegative, check_params, check_shape, \
+    check_weights, rows_of
 from .weights import regularization_per_row
 
 
@@ -23,7 +24,7 @@ def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
     other = model.item_factors_ if side == "user" else model.user_factors_
     n_other, k = other.shape
     csr = as_csr(rows, dtype=dtype, name=name, allow_empty=True)
-    check_shape(name, csr, (csr.shape[0] if n_rows is None else n_rows,), n_other,
+    check_shape(name, csr.shape, (csr.shape[0] if n_rows is None else n_rows,), n_other,
                 f": one row per id, one column per {'item' if side == 'user' else 'user'} "
                 f"of the model")
     if p["confidence"] in ("linear", "log"):
@@ -53,11 +54,9 @@ def explain(model, user_id, user_items, item_id, N):
     p = check_params(model.get_params())
     Y = model.item_factors_.astype(np.float64)
     n_users, n_items = model.user_factors_.shape[0], Y.shape[0]
-    row = as_csr(user_items, dtype=np.float64, name="user_items", allow_empty=True)
-    check_shape("user_items", row, (1, n_users), n_items,
-                ": the user's row, or one row per user of the model; one column per item")
-    if row.shape[0] > 1:
-        row = row[[user_id]]
+    row = rows_of(user_items, np.array([user_id]), n_users, n_items, "user_items",
+                  ": the user's row, or one row per user of the model; one column per item",
+                  dtype=np.float64)
     if p["confidence"] in ("linear", "log"):
         check_nonnegative(row, p["confidence"], name="user_items")
     idx, r = row.indices, row.data

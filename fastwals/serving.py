@@ -12,7 +12,7 @@ from . import _int8
 from ._kernels import vnni
 from ._kernels.lapack import make_work
 from ._kernels.topk import gated_pass, sort_heaps, top_n_pass
-from ._validation import as_csr, check_bool, check_ids, check_int, check_shape, check_unique
+from ._validation import check_bool, check_ids, check_int, check_unique, rows_of
 
 # users per tile and items per block of scores: 128 × 1024 float32 scores (512 KB)
 # stay in this machine's L2 between the gemm that writes them and the selection
@@ -192,30 +192,25 @@ def liked_rows(user_items, ids, n_users, n_items, subset, name="user_items"):
     """The rows of user_items for `ids`, as CSR in ranked-item positions.
 
     user_items holds either one row per id (in the order of ids, as implicit
-    takes it) or one row per user of the model (rows are then picked by id);
-    with as many ids as users, rows are taken to follow the ids.
+    takes it) or one row per user of the model (rows are then picked by id,
+    and only those are read); with as many ids as users, rows are taken to
+    follow the ids.
     """
-    liked = as_csr(user_items, dtype=np.float32, name=name, allow_empty=True)
-    check_shape(name, liked, (ids.size, n_users), n_items,
-                f": one row per requested user ({ids.size}) or per user of the model "
-                f"({n_users}), one column per item")
-    if liked.shape[0] != ids.size:
-        liked = liked[ids]
+    liked = rows_of(user_items, ids, n_users, n_items, name,
+                    f": one row per requested user ({ids.size}) or per user of the model "
+                    f"({n_users}), one column per item")
     if subset is not None:
         liked = liked[:, subset]
     return sp.csr_array(liked)  # top_n renumbers and sorts the columns itself
 
 
 def rank(U, Y, N, exclude, banned, subset):
-    """top_n over the ranked items, with ids mapped back to the model's, padded
-    to N places (-1 / -inf) when fewer items are ranked."""
+    """top_n over the ranked items, with ids mapped back to the model's:
+    min(N, number of ranked items) places per row, so that a large N costs no
+    memory (-1 / -inf where the filters leave fewer)."""
     ids, scores = top_n(U, Y if subset is None else Y[subset], N, exclude, banned)
     if subset is not None:
         ids = np.where(ids >= 0, subset[np.maximum(ids, 0)], -1)
-    if ids.shape[1] < N:
-        pad = ((0, 0), (0, N - ids.shape[1]))
-        ids = np.pad(ids, pad, constant_values=-1)
-        scores = np.pad(scores, pad, constant_values=-np.inf)
     return ids, scores
 
 

@@ -58,7 +58,8 @@ def random_model(n_users=30, n_items=20, k=5, dtype=np.float64, seed=0):
 
 def naive_ranking(scores, N, excluded=None, ranked=None):
     """One row: (ids, scores) of the N best by a stable sort of -score, among
-    `ranked` (None: all) minus `excluded`, padded with -1 / -inf."""
+    `ranked` (None: all) minus `excluded`, in min(N, len(ranked)) places padded
+    with -1 / -inf."""
     s = np.array(scores, dtype=np.float64)
     allowed = np.zeros(s.size, bool)
     allowed[slice(None) if ranked is None else np.asarray(ranked)] = True
@@ -67,7 +68,8 @@ def naive_ranking(scores, N, excluded=None, ranked=None):
     s[~allowed] = -np.inf
     order = np.argsort(-s, kind="stable")
     order = order[allowed[order]][:N]
-    ids, best = np.full(N, -1), np.full(N, -np.inf)
+    width = min(N, s.size if ranked is None else len(ranked))
+    ids, best = np.full(width, -1), np.full(width, -np.inf)
     ids[:order.size], best[:order.size] = order, s[order]
     return ids, best
 
@@ -141,12 +143,12 @@ def test_fewer_items_left_than_n(dtype, tiles):
     assert R[1, items].any() and not R[0].any()  # user 1 loses some of the four
     got = model.recommend(user_ids, R, N=8, items=items, filter_items=[9])
     want = naive_recommend(model, user_ids, R[user_ids], N=8, items=items, filter_items=[9])
-    assert got[0].shape == (3, 8)
+    assert got[0].shape == (3, 4)  # N = 8 beyond the 4 ranked items: 4 places
     assert_same_ranking(got, want, dtype)
-    assert (got[0][2] == -1).sum() == 5  # user 0 keeps 2, 6, 17
-    # N beyond the number of items: still (users, N), padded
+    assert (got[0][2] == -1).sum() == 1  # user 0 keeps 2, 6, 17
+    # N beyond the number of items: (users, items), padded where liked items are left out
     ids, scores = model.recommend(user_ids, R, N=25)
-    assert ids.shape == scores.shape == (3, 25)
+    assert ids.shape == scores.shape == (3, 20)
     assert_same_ranking((ids, scores), naive_recommend(model, user_ids, R[user_ids], N=25),
                         dtype)
     # one user: 1-D, only the places that could be filled
@@ -241,8 +243,8 @@ def test_similar_items_and_users_match_naive_cosine(dtype, tiles):
     assert_same_ranking(got, naive_similar(V, queries, 4, [11, 12], subset), dtype)
     ids, scores = model.similar_items(7, N=30, items=subset)  # 1-D, itself excluded
     assert ids.shape == (5,) and 7 not in ids
-    ids, _ = model.similar_items(queries, N=30)
-    assert ids.shape == (5, 30) and (ids == -1).sum(axis=1).tolist() == [11] * 5
+    ids, _ = model.similar_items(queries, N=30)  # 20 items: 20 places, the query's empty
+    assert ids.shape == (5, 20) and (ids == -1).sum(axis=1).tolist() == [1] * 5
     users = np.array([3, 24, 0])
     assert_same_ranking(model.similar_users(users, N=5, filter_users=[1]),
                         naive_similar(U, users, 5, [1]), dtype)
