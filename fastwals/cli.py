@@ -260,7 +260,7 @@ def _ids_from_file(path, id_map, what):
                 raise ValueError(f"{path}, line {n}: {text!r} is not an integer {what} id "
                                  f"(the model's {what} ids are integers)") from None
         raw = np.array(raw, dtype=np.int64)
-    return id_map.index(np.asarray(raw))
+    return id_map.index(raw)
 
 
 def _id_maps(model):
