@@ -249,20 +249,23 @@ def no_work(monkeypatch):
         monkeypatch.setattr(target, name, forbidden)
 
 
-@pytest.mark.parametrize("case", ["fit-input", "fit-symlink", "fit-hardlink", "recommend-model",
+@pytest.mark.parametrize("case", ["fit-input", "fit-symlink", "fit-hardlink", "fit-part",
+                                  "recommend-model",
                                   "recommend-exclude-seen", "recommend-users", "similar-items"])
 def test_overwrite_never_replaces_a_file_the_command_reads(tmp_path, csv_file, model_file, capsys,
                                                            case):
     command, what = case.split("-", 1)
     if command == "fit":
-        target = Path(csv_file)
+        source = target = Path(csv_file)
         out = {"input": target, "symlink": tmp_path / "link.npz",
-               "hardlink": tmp_path / "hard.npz"}[what]
+               "hardlink": tmp_path / "hard.npz", "part": target}[what]
         if what == "symlink":
             out.symlink_to(target)
         elif what == "hardlink":
             os.link(target, out)
-        argv = ["fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT, "-o", out]
+        elif what == "part":  # a directory of parts: each part is read
+            source = tmp_path  # holds events.csv (and model.npz, not a part)
+        argv = ["fit", source, "--user-col", "u", "--item-col", "i", *FIT, "-o", out]
     elif command == "recommend":
         users = tmp_path / "users.csv"
         users.write_text("user-003\n")
