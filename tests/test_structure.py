@@ -97,6 +97,11 @@ ENTRY_POINTS = {
     "transform": (lambda m, M: m.transform(M), "user_items"),
     "partial_fit_users": (lambda m, M: m.partial_fit_users(np.arange(N_USERS), M),
                           "user_items"),
+    "recalculate_user": (lambda m, M: m.recalculate_user(M), "user_items"),
+    # the structure is checked before the shape: a users × items matrix will do
+    "recalculate_item": (lambda m, M: m.recalculate_item(M), "item_users"),
+    "partial_fit_items": (lambda m, M: m.partial_fit_items(np.arange(N_USERS), M),
+                          "item_users"),
     "recommend-one-user": (lambda m, M: m.recommend(2, M), "user_items"),
     "recommend-batch": (lambda m, M: m.recommend([2, 0], M), "user_items"),
     "recommend_all": (lambda m, M: m.recommend_all(user_items=M), "user_items"),
@@ -373,7 +378,7 @@ def test_distributed_inputs_and_n(tmp_path):
     from fastwals.distributed import DistributedWALS
 
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
+                            dashboard_address=":0") as client:
         with pytest.raises(ValueError, match=r"^X\.indices\[6\] = 5 is outside 0\.\.4"):
             DistributedWALS(client, 2, iterations=1).fit(corrupt("index-too-large"))
         model = DistributedWALS(client, 2, iterations=1, random_state=0).fit(valid())
