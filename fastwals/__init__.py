@@ -1,8 +1,13 @@
 """fastwals: Weighted Alternating Least Squares on Numba kernels."""
 
-from .idmap import IdMap
-from .io import Interactions, read_interactions
-from .model import WALS
+# first: the threading-layer policy must act before any Numba parallel code runs
+from . import _layer
+
+_layer.configure()
+
+from .idmap import IdMap  # noqa: E402
+from .io import Interactions, read_interactions  # noqa: E402
+from .model import WALS  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["WALS", "IdMap", "Interactions", "read_interactions", "__version__"]

@@ -1,35 +1,96 @@
-"""Thread settings for a computation: Numba's pool sized as asked, BLAS at one thread.
+"""Thread settings for a computation: the layer's guard, Numba's pool sized as
+asked, BLAS at one thread. Every computation enters through `compute_threads`.
 
 The kernels call BLAS/LAPACK once per row from inside their parallel loops; a
 multi-threaded BLAS would then start threads of its own in every call
 (oversubscription: measured 2.5x slower here), so it is capped at one thread
-for the duration and restored afterwards.
+while any computation runs. The cap is process-wide state shared by all threads:
+the first computation to start caps it and the last to end restores what it
+found (entering and leaving a threadpoolctl limit per call, out of order across
+threads, left BLAS at one thread). threadpoolctl (>= 3.6) is used to find the
+libraries only: it ignores OpenBLAS limits set from any thread but the first to
+set one, and the count of holders here already orders the threads. Numba's
+thread count is per thread (thread-local storage in every layer), so each call
+sets and restores its own.
 """
 
+import os
+import threading
 from contextlib import contextmanager
 
 import numba
 from threadpoolctl import ThreadpoolController
 
+from . import _layer
+
 _controller = None
-
-
-def _blas():
-    global _controller
-    if _controller is None:  # scanning the loaded libraries costs a millisecond: once
-        _controller = ThreadpoolController()
-    return _controller
+_state = threading.Lock()  # guards the three below
+_holders = {}              # thread id -> computations of that thread holding the cap
+_found = None              # [(library, its thread count before the cap)] while capped
 
 
 @contextmanager
 def compute_threads(n_threads=None):
-    """Run with n_threads Numba threads (None: leave as is) and single-threaded BLAS."""
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(n_threads)
-    try:
-        with _blas().limit(limits=1, user_api="blas"):
+    """Run with n_threads Numba threads (None: leave as is) and single-threaded BLAS,
+    under the threading layer's guard (see _layer)."""
+    with _layer.guard():
+        previous = numba.get_num_threads()
+        _cap_blas()
+        try:
+            if n_threads is not None:
+                numba.set_num_threads(n_threads)
             yield
-    finally:
-        numba.set_num_threads(previous)
+        finally:
+            numba.set_num_threads(previous)
+            _release_blas()
 
+
+def _cap_blas():
+    global _controller, _found
+    me = threading.get_ident()
+    with _state:
+        if not _holders:
+            if _controller is None:  # scanning the loaded libraries costs a millisecond: once
+                _controller = ThreadpoolController()
+            _found = [(lib, lib.num_threads) for lib in _controller.lib_controllers
+                      if lib.user_api == "blas"]
+            for lib, _ in _found:
+                _set_threads(lib, 1)
+        _holders[me] = _holders.get(me, 0) + 1
+
+
+def _release_blas():
+    me = threading.get_ident()
+    with _state:
+        _holders[me] -= 1
+        if not _holders[me]:
+            del _holders[me]
+        _restore_if_unheld()
+
+
+def _restore_if_unheld():
+    global _found
+    if not _holders and _found is not None:
+        found, _found = _found, None
+        for lib, n in found:
+            _set_threads(lib, n)
+
+
+def _set_threads(lib, n):
+    # the library itself, past threadpoolctl's one-controlling-thread rule
+    getattr(lib, "_real_set_num_threads", lib.set_num_threads)(n)
+
+
+def _after_fork_in_child():
+    global _state
+    # only the forking thread lives on: the others' caps end here, and a lock
+    # they held at fork time would never be released
+    _state = threading.Lock()
+    me = threading.get_ident()
+    for ident in [i for i in _holders if i != me]:
+        del _holders[ident]
+    _restore_if_unheld()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,6 +1,7 @@
 """The WALS estimator: hyperparameters, the alternating fit loop, fitted state."""
 
 import inspect
+import threading
 from contextlib import contextmanager
 import time
 
@@ -35,8 +36,15 @@ class WALS:
     ``calculate_loss``, else empty).
 
     ``callback(iteration, seconds, loss)`` is called after every iteration
-    (``loss`` is None unless ``calculate_loss``); the current factors are
-    readable from the model while it runs, and returning True stops the fit.
+    (``loss`` is None unless ``calculate_loss``); in the fitting thread the
+    current factors are readable from the model while it runs (other threads
+    see the previous model until the fit returns), and returning True stops it.
+
+    Threads: every method may be called from many threads at once. Fitting
+    (``fit``, ``partial_fit_*``) works on private arrays and publishes the
+    factor pair in one assignment when it ends, so that a call served while the
+    same model refits answers from the old model or the new one, never a mix;
+    concurrent fits of one model run one after the other.
     """
 
     def __init__(self, factors=64, *, iterations=15, regularization=0.01, alpha=1.0,
@@ -64,6 +72,68 @@ class WALS:
         self.calculate_loss = calculate_loss
         self.show_progress = show_progress
         self.callback = callback
+
+    # ------------------------------------------------------------ fitted factors
+
+    # The factors are published as one (users, items) pair, replaced whole and
+    # never changed in place: a reader that takes the pair once (_fitted_pair)
+    # cannot see one side of a model with the other side of the next.
+
+    user_factors_ = property(lambda self: self._side(0, "user_factors_"),
+                             lambda self, F: self._set_side(0, F),
+                             lambda self: self._set_side(0, None), doc="users × factors")
+    item_factors_ = property(lambda self: self._side(1, "item_factors_"),
+                             lambda self, F: self._set_side(1, F),
+                             lambda self: self._set_side(1, None), doc="items × factors")
+
+    def _pair(self):
+        """The published (users, items) pair, (None, None) before any fit; in a
+        thread that is fitting, the factors it is working on."""
+        working = self.__dict__.get("_working")
+        if working is not None and working[0] == threading.get_ident():
+            return working[1]
+        return self.__dict__.get("_factors", (None, None))
+
+    def _side(self, i, name):
+        F = self._pair()[i]
+        if F is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return F
+
+    def _set_side(self, i, value):
+        with self._write_lock():
+            pair = list(self.__dict__.get("_factors", (None, None)))
+            pair[i] = value
+            if pair[0] is None and pair[1] is None:
+                self.__dict__.pop("_factors", None)
+            else:
+                self._factors = tuple(pair)
+
+    def _fitted_pair(self, what):
+        """(users, items) factors, read once, or the error of an unfitted model."""
+        U, Y = self._pair()
+        if U is None or Y is None:
+            raise ValueError(f"{what} needs a fitted model; call fit(X) first")
+        return U, Y
+
+    def _write_lock(self):
+        """The model's lock for writers (fits, partial fits, setting factors)."""
+        return self.__dict__.setdefault("_lock", threading.RLock())  # atomic
+
+    def __getstate__(self):
+        # the factors pickle as two attributes, as before the pair existed
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_working")}
+        for name, F in zip(("user_factors_", "item_factors_"), state.pop("_factors", ())):
+            if F is not None:
+                state[name] = F
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        pair = (state.pop("user_factors_", None), state.pop("item_factors_", None))
+        self.__dict__.update(state)
+        if pair[0] is not None or pair[1] is not None:
+            self._factors = pair
 
     # ------------------------------------------------------------ scikit-learn protocol
 
@@ -138,6 +208,12 @@ class WALS:
                 raise ValueError("patience needs validation=(test_matrix, metric, K)")
         scorer = None if validation is None else metrics.validation_scorer(csr, validation)
 
+        with self._write_lock():
+            return self._fit(p, csr, problem, id_maps, scorer, patience, warm_start)
+
+    def _fit(self, p, csr, problem, id_maps, scorer, patience, warm_start):
+        dtype = p["dtype"]
+        n_users, n_items = csr.shape
         k = p["factors"]
         if warm_start:
             X_f, Y_f = self._warm_factors(n_users, n_items, k, dtype)
@@ -151,22 +227,18 @@ class WALS:
             Y_f = _small_normal(rng, (n_items, k), dtype)
             history, done = [], 0
 
-        fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_",
-                  "validation_history_", "best_iteration_", "user_ids_", "item_ids_")
-        # half-updated factors are not a model: a failure puts back what was there
+        fitted = ("_factors", "n_iter_", "loss_history_", "validation_history_",
+                  "best_iteration_", "user_ids_", "item_ids_")
+        # half-updated factors are not a model: X_f, Y_f stay private (visible to
+        # this thread only, for the callback) and are published at the end; a
+        # failure puts back what was there
         with _fitting(self, fitted, p["iterations"], p["show_progress"]) as progress:
-            self.user_factors_, self.item_factors_ = X_f, Y_f
             self.n_iter_, self.loss_history_ = done, history
             for name in ("validation_history_", "best_iteration_"):  # only a validated fit has them
                 self.__dict__.pop(name, None)
-            if id_maps is not None:
-                self.user_ids_, self.item_ids_ = id_maps
-            elif not warm_start:  # a plain matrix has no raw ids; a warm start keeps the maps
-                self.__dict__.pop("user_ids_", None)
-                self.__dict__.pop("item_ids_", None)
             best = None  # (score, n_iter_, user factors, item factors)
             scores = []
-            with compute_threads(p["n_threads"]):
+            with _working(self, X_f, Y_f), compute_threads(p["n_threads"]):
                 for it in range(p["iterations"]):
                     start = time.perf_counter()
                     _problem.half_sweep(problem, problem.users, Y_f, X_f)
@@ -189,8 +261,14 @@ class WALS:
                     if patience is not None and self.n_iter_ - best[1] >= patience:
                         break
             if best is not None:
-                _, self.best_iteration_, self.user_factors_, self.item_factors_ = best
+                _, self.best_iteration_, X_f, Y_f = best
                 self.validation_history_ = scores
+            if id_maps is not None:
+                self.user_ids_, self.item_ids_ = id_maps
+            elif not warm_start:  # a plain matrix has no raw ids; a warm start keeps the maps
+                self.__dict__.pop("user_ids_", None)
+                self.__dict__.pop("item_ids_", None)
+            self._factors = (X_f, Y_f)  # published: one assignment
         return self
 
     # ------------------------------------------------------------ persistence
@@ -218,41 +296,40 @@ class WALS:
         ``filter_already_liked_items`` (their items are never returned).
         ``filter_items``: item ids never returned; ``items``: rank only among
         these ids. One user gives 1-D arrays holding only the places that could be
-        filled; a batch gives (len(user_ids), N) arrays padded with id -1 and
-        score -inf where the filters leave fewer than N items.
+        filled; a batch gives (len(user_ids), min(N, ranked items)) arrays
+        padded with id -1 and score -inf where the filters leave fewer items.
         """
-        self._check_fitted("recommend")
+        U, Y = self._fitted_pair("recommend")
         if np.ndim(user_ids) == 0 and user_items is not None:
             user_items = _one_row(user_items)  # one user's row as a 1-D array
         with compute_threads(check_n_threads(self.n_threads)):
-            return serving.recommend(self.user_factors_, self.item_factors_, user_ids,
-                                     user_items, N, filter_already_liked_items, filter_items,
-                                     items)
+            return serving.recommend(U, Y, user_ids, user_items, N, filter_already_liked_items,
+                                     filter_items, items)
 
     def recommend_all(self, N=10, user_items=None, filter_already_liked_items=True,
                       filter_items=None, items=None):
-        """:meth:`recommend` for every user, as (users × N) arrays; ``user_items`` is
+        """:meth:`recommend` for every user, as (users × min(N, ranked items)) arrays
+        (a large N allocates nothing beyond the items); ``user_items`` is
         then the whole users × items matrix. Memory: the output, per thread one
         tile of scores, and int8 copies of both factor matrices where the int8
         gate is used (see the README); never a users × items score matrix."""
-        self._check_fitted("recommend_all")
-        ids = np.arange(self.user_factors_.shape[0])
+        U, Y = self._fitted_pair("recommend_all")
         with compute_threads(check_n_threads(self.n_threads)):
-            return serving.recommend(self.user_factors_, self.item_factors_, ids, user_items,
-                                     N, filter_already_liked_items, filter_items, items)
+            return serving.recommend(U, Y, np.arange(U.shape[0]), user_items, N,
+                                     filter_already_liked_items, filter_items, items)
 
     def similar_items(self, item_ids, N=10, filter_items=None, items=None):
         """The N items most similar to each given item by cosine of their factors,
         the item itself excluded; ``(ids, scores)`` shaped as in :meth:`recommend`."""
-        self._check_fitted("similar_items")
+        _, Y = self._fitted_pair("similar_items")
         with compute_threads(check_n_threads(self.n_threads)):
-            return serving.similar(self.item_factors_, item_ids, N, filter_items, items, "item")
+            return serving.similar(Y, item_ids, N, filter_items, items, "item")
 
     def similar_users(self, user_ids, N=10, filter_users=None, users=None):
         """The N users most similar to each given user by cosine (see similar_items)."""
-        self._check_fitted("similar_users")
+        U, _ = self._fitted_pair("similar_users")
         with compute_threads(check_n_threads(self.n_threads)):
-            return serving.similar(self.user_factors_, user_ids, N, filter_users, users, "user")
+            return serving.similar(U, user_ids, N, filter_users, users, "user")
 
     # ------------------------------------------------------------ fold-in
 
@@ -294,21 +371,24 @@ class WALS:
         contributions)``, the score of the user folded in from ``user_items``
         (their row, or the whole matrix) as a sum over their observed items, with
         the N largest contributions, largest first (as implicit's explain)."""
-        self._check_fitted("explain")
-        n_users, n_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
+        U, Y = self._fitted_pair("explain")
+        n_users, n_items = U.shape[0], Y.shape[0]
         user_id = int(check_ids("user_id", user_id, n_users, "user")[0][0])
         item_id = int(check_ids("item_id", item_id, n_items, "item")[0][0])
         return foldin.explain(self, user_id, _one_row(user_items), item_id,
                               check_int("N", N, 1))
 
     def _partial_fit(self, side, ids, rows):
-        self._check_fitted(f"partial_fit_{side}s")
+        with self._write_lock():  # writers one at a time: each starts from the last's pair
+            pair = self._fitted_pair(f"partial_fit_{side}s")
+            return self._partial_fit_locked(side, ids, rows, pair)
+
+    def _partial_fit_locked(self, side, ids, rows, pair):
         name = "user" if side == "user" else "item"
-        attr, weights_param = (("user_factors_", "row_weights") if side == "user"
-                               else ("item_factors_", "col_weights"))
-        F = getattr(self, attr)
+        at, weights_param = (0, "row_weights") if side == "user" else (1, "col_weights")
+        F = pair[at]
         n = F.shape[0]
-        ids, _ = check_ids(f"{name}_ids", ids, np.iinfo(np.int64).max, name)
+        ids, _ = check_ids(f"{name}_ids", ids, None, name)
         check_unique(f"{name}_ids", ids)
         new = np.sort(ids[ids >= n])
         if new.size and not np.array_equal(new, np.arange(n, n + new.size)):
@@ -330,19 +410,16 @@ class WALS:
         grown = np.concatenate([F, np.zeros((new.size, F.shape[1]), F.dtype)]) if new.size \
             else F.copy()
         grown[ids] = solved
-        setattr(self, attr, grown)
+        self._factors = (grown, pair[1]) if at == 0 else (pair[0], grown)  # published whole
         if weights is not None and new.size:
             setattr(self, weights_param, full)
         return self
 
     def _check_fitted(self, what):
-        if not hasattr(self, "user_factors_"):
-            raise ValueError(f"{what} needs a fitted model; call fit(X) first")
+        self._fitted_pair(what)
 
     def _warm_factors(self, n_users, n_items, k, dtype):
-        if not hasattr(self, "user_factors_"):
-            raise ValueError("warm_start=True needs a fitted model; call fit(X) first")
-        X_f, Y_f = self.user_factors_, self.item_factors_
+        X_f, Y_f = self._fitted_pair("warm_start=True")
         if X_f.shape != (n_users, k) or Y_f.shape != (n_items, k) or X_f.dtype != dtype:
             raise ValueError(
                 f"warm_start=True: the fitted factors are users {X_f.shape}, items {Y_f.shape}, "
@@ -376,6 +453,17 @@ def _small_normal(rng, shape, dtype):
         draw *= 0.01
         block[...] = draw
     return out
+
+
+@contextmanager
+def _working(model, X, Y):
+    """While a fit runs, its thread (and so its callback) reads the factors it is
+    working on from `model`; other threads read the published pair."""
+    model._working = (threading.get_ident(), (X, Y))
+    try:
+        yield
+    finally:
+        model.__dict__.pop("_working", None)
 
 
 @contextmanager
