@@ -238,18 +238,23 @@ class WALS:
                 self.__dict__.pop(name, None)
             best = None  # (score, n_iter_, user factors, item factors)
             scores = []
-            with _working(self, X_f, Y_f), compute_threads(p["n_threads"]):
+            with _working(self, X_f, Y_f):
                 for it in range(p["iterations"]):
-                    start = time.perf_counter()
-                    _problem.half_sweep(problem, problem.users, Y_f, X_f)
-                    _problem.half_sweep(problem, problem.items, X_f, Y_f)
-                    loss = _problem.objective(problem, X_f, Y_f) if p["calculate_loss"] else None
-                    seconds = time.perf_counter() - start
+                    # one computation per iteration, so that the callback runs outside
+                    # it and, under workqueue, other threads' calls between iterations
+                    with compute_threads(p["n_threads"]):
+                        start = time.perf_counter()
+                        _problem.half_sweep(problem, problem.users, Y_f, X_f)
+                        _problem.half_sweep(problem, problem.items, X_f, Y_f)
+                        loss = (_problem.objective(problem, X_f, Y_f) if p["calculate_loss"]
+                                else None)
+                        seconds = time.perf_counter() - start
+                        score = None if scorer is None else scorer(X_f, Y_f)
                     self.n_iter_ += 1
                     if loss is not None:
                         history.append(loss)
                     if scorer is not None:
-                        scores.append(scorer(X_f, Y_f))
+                        scores.append(score)
                         if best is None or scores[-1] > best[0]:
                             best = (scores[-1], self.n_iter_, X_f.copy(), Y_f.copy())
                     if progress is not None:

@@ -20,7 +20,8 @@ import pytest
 import scipy.sparse as sp
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastwals import WALS, _problem
+from fastwals import WALS
+from fastwals._threads import compute_threads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WAIT = 120          # seconds any event or result may take before the test fails
@@ -95,28 +96,28 @@ def process_state():
 
 
 def overlapping_fits(X):
-    """Two fits whose computations overlap in a fixed order, A with n_threads=1:
-    A enters, B enters, A leaves, B leaves. Returns the Numba thread counts seen
-    inside A, inside B and in this thread while both were inside, and the BLAS
-    thread counts seen inside A and inside B."""
+    """Two computations (each a fit inside compute_threads, the entry of every
+    computation) that overlap in a fixed order, A with n_threads=1: A enters,
+    B enters, A leaves, B leaves. Returns the Numba thread counts seen inside A,
+    inside B and in this thread while both were inside, and the BLAS thread
+    counts seen inside A and inside B."""
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
-    def callback_a(iteration, seconds, loss):
-        if iteration == 0:
+    def a():
+        with compute_threads(1):
+            fitted(X, n_threads=1)
             seen["a"], seen["blas a"] = numba.get_num_threads(), blas_threads()
             a_in.set()
             wait(b_in)
 
-    def callback_b(iteration, seconds, loss):
-        if iteration == 0:
+    def b():
+        wait(a_in)
+        with compute_threads(None):
+            fitted(X)
             seen["b"], seen["blas b"] = numba.get_num_threads(), blas_threads()
             b_in.set()
             wait(a_out)
-
-    def b():
-        wait(a_in)
-        fitted(X, n_threads=None, callback=callback_b)
 
     def main():
         wait(b_in)
@@ -124,7 +125,7 @@ def overlapping_fits(X):
 
     thread_b = threading.Thread(target=in_threads, args=([b],))
     thread_b.start()
-    in_threads([lambda: fitted(X, n_threads=1, callback=callback_a), main])
+    in_threads([a, main])
     a_out.set()
     thread_b.join(WAIT)
     return seen["a"], seen["b"], seen["main"], seen["blas a"], seen["blas b"]
@@ -167,20 +168,20 @@ def _child_work(seed):
 
 def fork_script():
     """A fork-start Pool created after the parent fitted and recommended, while
-    another thread of the parent is inside a computation; its children fit and
-    recommend. Prints what they returned or raised."""
+    another thread of the parent is inside a computation (holding, under
+    workqueue, the layer's lock); its children fit and recommend. Prints what
+    they returned or raised."""
     import multiprocessing
 
     expected = _child_work(0)
-    X = ratings()
     inside, release = threading.Event(), threading.Event()
 
-    def hold(iteration, seconds, loss):
-        if iteration == 0:
+    def hold():
+        with compute_threads():
             inside.set()
             wait(release)
 
-    holder = threading.Thread(target=fitted, args=(X,), kwargs=dict(callback=hold))
+    holder = threading.Thread(target=hold)
     holder.start()
     wait(inside)
     try:
@@ -258,7 +259,7 @@ def test_process_state_is_restored_after_overlapping_calls():
         assert process_state() == before
 
 
-def test_serving_while_the_same_model_refits_answers_old_or_new(monkeypatch):
+def test_serving_while_the_same_model_refits_answers_old_or_new():
     X, X_new = ratings(0), ratings(5)
     model = fitted(X)
     reader_ops = {name: op for name, op in operations(model, X).items() if name != "fit"}
@@ -266,20 +267,16 @@ def test_serving_while_the_same_model_refits_answers_old_or_new(monkeypatch):
     new_model = fitted(X_new, seed=3)
     new = {name: op() for name, op in operations(new_model, X).items() if name != "fit"}
 
-    # the refit stops after its first half-sweep until every reader has answered once:
-    # its factors are then half-way, neither the old model's nor the new one's
+    # the refit stops after its first iteration until every reader has answered
+    # once: its factors are then neither the old model's nor the new one's
     paused, answered = threading.Event(), [threading.Event() for _ in range(3)]
-    half_sweep = _problem.half_sweep
 
-    def pausing_half_sweep(*args):
-        Q = half_sweep(*args)
-        if threading.current_thread() is refit and not paused.is_set():
+    def pause(iteration, seconds, loss):
+        if iteration == 0:
             paused.set()
             for event in answered:
                 wait(event)
-        return Q
 
-    monkeypatch.setattr(_problem, "half_sweep", pausing_half_sweep)
     mixed = []
 
     def reader(k):
@@ -291,7 +288,8 @@ def test_serving_while_the_same_model_refits_answers_old_or_new(monkeypatch):
                     mixed.append(name)
             answered[k].set()
 
-    refit = threading.Thread(target=lambda: model.set_params(random_state=3).fit(X_new))
+    refit = threading.Thread(
+        target=lambda: model.set_params(random_state=3, callback=pause).fit(X_new))
     refit.start()
     in_threads([lambda k=k: reader(k) for k in range(3)])
     refit.join(WAIT)
