@@ -21,7 +21,7 @@ def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
     number of rows expected (None: any)."""
     p = check_params(model.get_params())
     dtype = np.dtype(p["dtype"])
-    other = model.item_factors_ if side == "user" else model.user_factors_
+    other = model._fitted_pair(f"fold-in of {side}s")[1 if side == "user" else 0]
     n_other, k = other.shape
     csr = as_csr(rows, dtype=dtype, name=name, allow_empty=True)
     check_shape(name, csr.shape, (csr.shape[0] if n_rows is None else n_rows,), n_other,
@@ -52,8 +52,9 @@ def explain(model, user_id, user_items, item_id, N):
     sum over the user's observed items j of w_uj·t_uj·y_jᵀA⁻¹y_i, where A is the
     user's system matrix; the N largest contributions, largest first."""
     p = check_params(model.get_params())
-    Y = model.item_factors_.astype(np.float64)
-    n_users, n_items = model.user_factors_.shape[0], Y.shape[0]
+    U, Y = model._fitted_pair("explain")  # the pair read once: a refit may publish another
+    Y = Y.astype(np.float64)
+    n_users, n_items = U.shape[0], Y.shape[0]
     row = rows_of(user_items, np.array([user_id]), n_users, n_items, "user_items",
                   ": the user's row, or one row per user of the model; one column per item",
                   dtype=np.float64)

@@ -227,6 +227,8 @@ def validation_scorer(train, validation):
 def _factors(model):
     if isinstance(model, tuple) and len(model) == 2:
         U, V = model
+    elif hasattr(model, "_fitted_pair"):  # a WALS: the pair read once (a refit publishes anew)
+        U, V = model._fitted_pair("ranking_metrics")
     elif hasattr(model, "user_factors_"):
         U, V = model.user_factors_, model.item_factors_
     elif hasattr(model, "user_factors"):
