@@ -2,8 +2,7 @@
 indices 0..n-1, the rows and columns of an interaction matrix.
 
 Plain numpy (no pyarrow). Integer ids are an int64 array. String ids are a
-variable-length string array (numpy's StringDType; an object array of str on
-numpy < 2), never fixed-width unicode: a ``<U`` array gives every id the width
+variable-length string array (numpy's StringDType), never fixed-width unicode: a ``<U`` array gives every id the width
 of the longest (one 10,000-character id among 20,000 made 763 MB) and drops
 trailing NUL characters. On disk (an .npz read with allow_pickle=False) a map
 is plain arrays: id_map_arrays / id_map_from_arrays.
@@ -15,11 +14,7 @@ from ._validation import check_choice
 
 __all__ = ["IdMap", "UnknownIdError", "id_map_arrays", "id_map_from_arrays"]
 
-try:
-    from numpy.dtypes import StringDType
-    TEXT = np.dtype(StringDType())  # variable-length UTF-8, numpy >= 2
-except ImportError:  # pragma: no cover - numpy < 2
-    TEXT = np.dtype(object)
+TEXT = np.dtype(np.dtypes.StringDType())  # variable-length UTF-8
 
 
 class UnknownIdError(KeyError, ValueError):
