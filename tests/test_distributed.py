@@ -7,6 +7,9 @@ one basis (orthogonal Procrustes on the stacked factors), and on scores X Yᵀ.
 
 import os
 import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -26,8 +30,11 @@ from test_solve import MODES, _materialise  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+    # killed workers are restarted by their nanny; on a busy machine that may take
+    # longer than the 15 s after which the cluster would give up on them
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "120s"}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -59,6 +66,20 @@ def kill_one_worker(client):
     victim = sorted(pids)[0]
     os.kill(pids[victim], signal.SIGKILL)
     return victim
+
+
+def kill_every_worker(client):
+    for pid in client.run(os.getpid).values():
+        os.kill(pid, signal.SIGKILL)
+
+
+def within(seconds, call):
+    """call() in a thread, failing the test (instead of hanging it) after `seconds`."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(call).result(timeout=seconds)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def frame_of(R):
@@ -256,6 +277,56 @@ def test_a_worker_killed_mid_fit_changes_nothing(client, R, tmp_path, checkpoint
     assert np.array_equal(got.item_factors_, ref.item_factors_)
 
 
+def test_every_worker_killed_mid_fit_and_restarted_changes_nothing(client, R):
+    # tasks tied to the workers' old addresses would wait for ever for them
+    kw = dict(iterations=4, dtype=np.float64, random_state=6, regularization=0.1, solver="cg",
+              blocks=2, worker_timeout=60)
+    killed = []
+
+    def kill_all_after_first(iteration, seconds, loss):
+        if iteration == 1:
+            kill_every_worker(client)
+            killed.append(iteration)
+
+    try:
+        model = DistributedWALS(client, 5, callback=kill_all_after_first, **kw)
+        within(120, lambda: model.fit(R))  # the nannies restart the workers
+        got = within(120, model.to_wals)
+    finally:
+        client.wait_for_workers(2, timeout=60)
+    assert killed and model.n_iter_ == 4
+    ref = DistributedWALS(client, 5, **kw).fit(R).to_wals()
+    assert np.array_equal(got.user_factors_, ref.user_factors_)
+    assert np.array_equal(got.item_factors_, ref.item_factors_)
+
+
+def test_no_worker_coming_back_is_an_error_after_worker_timeout(R):
+    # a scheduler, and one worker without a nanny: nothing restarts it
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster.scheduler_address) as c:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                                   cluster.scheduler_address, "--no-nanny", "--nthreads", "1",
+                                   "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            c.wait_for_workers(1, timeout=60)
+
+            def kill_after_first(iteration, seconds, loss):
+                if iteration == 1:
+                    worker.kill()
+
+            model = DistributedWALS(c, 4, iterations=3, random_state=0, worker_timeout=1,
+                                    callback=kill_after_first)
+            with pytest.raises(TimeoutError, match=r"no workers for 1 s \(worker_timeout=1\) "
+                                                   r"while fitting"):
+                within(60, lambda: model.fit(R))
+            assert not hasattr(model, "n_iter_")  # nothing half-fitted is left behind
+        finally:
+            worker.kill()
+            worker.wait(timeout=60)
+
+
 # ---------------------------------------------------------------- recommend_all
 
 def test_recommend_all_parts_equal_the_local_recommend_all(client, R, tmp_path):
@@ -305,6 +376,8 @@ def test_errors_name_the_argument(client, R, tmp_path):
         DistributedWALS(client, 4, blocks=0).fit(R)
     with pytest.raises(ValueError, match="checkpoint_every must be >= 1, got 0"):
         DistributedWALS(client, 4, checkpoint=tmp_path, checkpoint_every=0).fit(R)
+    with pytest.raises(ValueError, match="worker_timeout must be a finite number > 0, got 0.0"):
+        DistributedWALS(client, 4, worker_timeout=0).fit(R)
     with pytest.raises(ValueError, match="regularization must be a finite number >= 0"):
         DistributedWALS(client, 4, regularization=-1.0).fit(R)
     with pytest.raises(ValueError, match="X has 1 negative values"):

@@ -25,6 +25,7 @@ import shutil
 import numpy as np
 
 from .._atomic import atomic_file
+from . import _cluster
 
 FORMAT = "fastwals-distributed-checkpoint"
 VERSION = 1
@@ -46,21 +47,24 @@ def settings(p, data):
     return out
 
 
-def write(client, path, n_iter, factors, bounds, p, data, loss_history):
+def write(client, path, n_iter, factors, bounds, p, data, loss_history, timeout):
     """Save the factors ({"user": (block futures, pending), "item": ...}) of
-    iteration n_iter; returns {"user": files, "item": files}."""
+    iteration n_iter; returns {"user": files, "item": files}. timeout: the
+    fit's worker_timeout (see _cluster)."""
     name = f"iter-{n_iter:06d}"
     directory = os.path.join(path, name)
     os.makedirs(directory, exist_ok=True)
     files = {side: [os.path.join(directory, f"{side}-{b:05d}.npy") for b in range(len(fs))]
              for side, (fs, _) in factors.items()}
-    client.gather([client.submit(save_block, f, file, pure=False)
-                   for side, (fs, _) in factors.items() for f, file in zip(fs, files[side])])
+    _cluster.wait(client, [client.submit(save_block, f, file, pure=False)
+                           for side, (fs, _) in factors.items()
+                           for f, file in zip(fs, files[side])], timeout, "checkpointing")
     pending = {}
     for side, (_, P) in factors.items():
         pending[side] = P is not None
         if P is not None:
-            P = client.gather(P) if hasattr(P, "key") else P
+            P = _cluster.gather(client, [P], timeout, "checkpointing")[0] \
+                if hasattr(P, "key") else P
             save_block(P["Q"] if isinstance(P, dict) else P,
                        os.path.join(directory, f"pending-{side}.npy"))
     manifest = {"format": FORMAT, "version": VERSION, "n_iter": n_iter, "directory": name,
@@ -108,15 +112,15 @@ def read(path, p, data):
     return manifest
 
 
-def load(client, path, manifest, side, bounds, workers):
+def load(client, path, manifest, side, bounds):
     """(futures of the `side` factor blocks for `bounds`, pending rotation or
     None) from a checkpoint; the blocks may differ from the checkpoint's (rows
-    are cut from its files); block b preferably on workers[b]."""
+    are cut from its files)."""
     directory = os.path.join(path, manifest["directory"])
     old = np.asarray(manifest["bounds"][side], np.int64)
     files = [os.path.join(directory, f"{side}-{b:05d}.npy") for b in range(old.size - 1)]
     blocks = [client.submit(load_rows, files, old, int(bounds[b]), int(bounds[b + 1]),
-                            pure=False, workers=[workers[b]], allow_other_workers=True)
+                            pure=False)
               for b in range(len(bounds) - 1)]
     pending = None
     if manifest["pending"][side]:

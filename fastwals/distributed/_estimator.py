@@ -6,9 +6,9 @@ import time
 import numpy as np
 
 from .._validation import check_bool, check_choice, check_int, check_params, \
-    check_random_state
+    check_random_state, check_real
 from ..model import WALS, _fitting
-from . import _blocks, _checkpoint, _inputs, _recommend, _sweep
+from . import _blocks, _checkpoint, _cluster, _inputs, _recommend, _sweep
 
 
 class DistributedWALS:
@@ -40,11 +40,17 @@ class DistributedWALS:
 
     A worker lost mid-fit is recovered by Dask: every block and factor block
     is a task result, so the scheduler recomputes what the worker held from its
-    lineage (the same deterministic tasks: the fit's result does not change).
+    lineage (the same deterministic tasks: the fit's result does not change,
+    to the bit when every worker runs the same compiled kernels).
     Without a checkpoint that lineage reaches back to the start of the fit
     (the scheduler keeps every task of it, small ones, and a late loss
     recomputes every iteration); with one, it starts again at the last
-    checkpoint, whose files the factors are then read back from.
+    checkpoint, whose files the factors are then read back from. No task of
+    the lineage is tied to a worker, so this holds when every worker dies at
+    once: the fit continues when workers join again (a nanny restarting them,
+    new ones). ``worker_timeout`` (seconds, default 300) bounds that wait: once
+    the cluster has had no worker for that long, ``fit`` (and ``to_wals``,
+    ``recommend_all``) raises ``TimeoutError``, the model left as it was.
 
     After :meth:`fit`: ``user_factors_``, ``item_factors_`` (Dask arrays, one
     chunk per block), ``n_iter_``, ``loss_history_``, ``user_ids_`` /
@@ -54,12 +60,13 @@ class DistributedWALS:
     """
 
     def __init__(self, client, factors=64, *, blocks=None, exchange="auto", checkpoint=None,
-                 checkpoint_every=5, **wals_params):
+                 checkpoint_every=5, worker_timeout=300.0, **wals_params):
         self.client = client
         self.blocks = blocks
         self.exchange = exchange
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self.worker_timeout = worker_timeout
         self.wals = WALS(factors, **wals_params)  # a TypeError names an unknown parameter
 
     # ------------------------------------------------------------ fitting
@@ -87,6 +94,7 @@ class DistributedWALS:
             check_int("blocks", self.blocks, 1)
         check_choice("exchange", self.exchange, _sweep.EXCHANGES)
         check_bool("resume", resume)
+        timeout = self._worker_timeout()
         every = None
         if self.checkpoint is not None:
             if not isinstance(self.checkpoint, (str, os.PathLike)):
@@ -96,9 +104,8 @@ class DistributedWALS:
         kp = _inputs.kernel_params(p)
         data = _inputs.load(client, source, p, kp, shape=shape, user_col=user_col,
                             item_col=item_col, value_col=value_col, users=users, items=items,
-                            blocks=self.blocks)
-        sweeps = _sweep.Sweeps(client, data, kp, self.exchange)
-        placement = self._placement(data)
+                            blocks=self.blocks, timeout=timeout)
+        sweeps = _sweep.Sweeps(client, data, kp, self.exchange, timeout)
 
         manifest = None
         if self.checkpoint is not None and resume:
@@ -106,11 +113,11 @@ class DistributedWALS:
         # each side: stored blocks and a pending rotation (see _sweep)
         if manifest is not None:
             (X, PX), (Y, PY) = (_checkpoint.load(client, os.fspath(self.checkpoint), manifest,
-                                                 side, data.bounds[side], placement[side])
+                                                 side, data.bounds[side])
                                 for side in ("user", "item"))
             done, history = manifest["n_iter"], list(manifest["loss_history"])
         else:
-            (X, Y), PX, PY = _initial_factors(client, data, p, placement), None, None
+            (X, Y), PX, PY = _initial_factors(client, data, p), None, None
             done, history = 0, []
 
         fitted = ("user_factors_", "item_factors_", "n_iter_", "loss_history_", "user_ids_",
@@ -125,7 +132,8 @@ class DistributedWALS:
                 (X, PY), PX = sweeps.half_sweep("user", X, PX, Y), None
                 (Y, PX), PY = sweeps.half_sweep("item", Y, PY, X), None
                 loss = sweeps.objective(X, PX, Y) if p["calculate_loss"] else None
-                _wait(X + Y)
+                _cluster.wait(client, X + Y, timeout)
+                sweeps.settled()
                 seconds = time.perf_counter() - start
                 self.n_iter_ += 1
                 if loss is not None:
@@ -147,13 +155,13 @@ class DistributedWALS:
         lineage Dask keeps (and would recompute after a lost worker) restarts here."""
         path = os.fspath(self.checkpoint)
         os.makedirs(path, exist_ok=True)
+        timeout = self._worker_timeout()
         _checkpoint.write(self.client, path, self.n_iter_, {"user": (X, PX), "item": (Y, None)},
-                          data.bounds, p, data, self.loss_history_)
+                          data.bounds, p, data, self.loss_history_, timeout)
         manifest = _checkpoint.read(path, p, data)
-        where = {side: _holders(self.client, F) for side, F in (("user", X), ("item", Y))}
-        loaded = [_checkpoint.load(self.client, path, manifest, side, data.bounds[side],
-                                   where[side]) for side in ("user", "item")]
-        _wait(loaded[0][0] + loaded[1][0])
+        loaded = [_checkpoint.load(self.client, path, manifest, side, data.bounds[side])
+                  for side in ("user", "item")]
+        _cluster.wait(self.client, loaded[0][0] + loaded[1][0], timeout)
         return loaded[0], loaded[1], manifest
 
     def _set_factors(self, X, PX, Y, PY):
@@ -170,10 +178,8 @@ class DistributedWALS:
         return [self.client.submit(_blocks.true_factors, f, P, self.wals.n_threads, pure=False)
                 for f in F]
 
-    def _placement(self, data):
-        workers = sorted(self.client.scheduler_info()["workers"])
-        return {side: [workers[b % len(workers)] for b in range(len(data.blocks[side]))]
-                for side in ("user", "item")}
+    def _worker_timeout(self):
+        return check_real("worker_timeout", self.worker_timeout, 0.0, strict=True)
 
     def _check_client(self):
         try:
@@ -197,7 +203,8 @@ class DistributedWALS:
         (users × factors and items × factors must fit in its memory)."""
         self._check_fitted("to_wals")
         model = WALS(**self.wals.get_params())
-        X, Y = (self.client.gather(self._true_factors(side)) for side in ("user", "item"))
+        X, Y = (_cluster.gather(self.client, self._true_factors(side), self._worker_timeout(),
+                                "gathering the factors") for side in ("user", "item"))
         model.user_factors_ = np.ascontiguousarray(np.concatenate(X))
         model.item_factors_ = np.ascontiguousarray(np.concatenate(Y))
         model.n_iter_, model.loss_history_ = self.n_iter_, list(self.loss_history_)
@@ -227,12 +234,13 @@ class DistributedWALS:
                           banned, subset, os.path.join(path, f"part-{b:05d}.parquet"), *ids,
                           *Y, pure=False)
                  for b, block in enumerate(data.blocks["user"])]
-        return [file for file, _ in c.gather(tasks)]
+        return [file for file, _ in _cluster.gather(c, tasks, self._worker_timeout(),
+                                                    "ranking")]
 
 
 # ---------------------------------------------------------------- helpers
 
-def _initial_factors(client, data, p, placement):
+def _initial_factors(client, data, p):
     """The single-machine fit's start: N(0, 0.01²) drawn in float64 from the
     same generator, users then items, one block at a time on the driver (the
     same stream, whatever the blocks)."""
@@ -245,26 +253,9 @@ def _initial_factors(client, data, p, placement):
         for b in range(bounds.size - 1):
             draw = rng.standard_normal((int(bounds[b + 1] - bounds[b]), k))
             draw *= 0.01
-            blocks.append(_inputs.put(client, draw.astype(dtype), placement[side][b]))
+            blocks.append(_inputs.put(client, draw.astype(dtype)))
         out[side] = blocks
     return out["user"], out["item"]
-
-
-def _wait(futures):
-    """Wait for the futures without fetching them; raise a task's error here."""
-    from distributed import wait
-    wait(futures)
-    for f in futures:
-        if f.status != "finished":
-            f.result()  # raises the worker's exception (or the cancellation)
-
-
-def _holders(client, futures):
-    """A worker holding each future (for placing what replaces it)."""
-    who = client.who_has(futures)
-    workers = sorted(client.scheduler_info()["workers"])
-    return [next(iter(who.get(f.key, ())), workers[b % len(workers)])
-            for b, f in enumerate(futures)]
 
 
 def _dask_array(futures, pending, bounds, k, dtype, n_threads):

@@ -6,6 +6,7 @@ Every block is the result of a task (never scattered data), so Dask can
 rebuild a block lost with its worker from its lineage: the Parquet part or
 data-frame partition it came from, or for an in-memory matrix the rows, which
 then travel inside the task (the scheduler keeps them while the blocks live).
+No task names a worker: the scheduler spreads them (see _cluster for why).
 """
 
 import os
@@ -19,7 +20,7 @@ from .. import _problem
 from .._partition import balanced_chunks
 from .._validation import as_csr, check_nonnegative, check_weights
 from ..idmap import IdMap, is_text
-from . import _blocks, _tables
+from . import _blocks, _cluster, _tables
 
 
 @dataclass
@@ -42,9 +43,10 @@ class Data:
 
 
 def load(client, source, p, kp, *, shape=None, user_col=None, item_col=None, value_col=None,
-         users=None, items=None, blocks=None):
+         users=None, items=None, blocks=None, timeout):
     """Data for `source` (validated), with `blocks` row blocks per side (None:
-    one per worker). p: checked estimator parameters; kp: the kernels' scalars."""
+    one per worker). p: checked estimator parameters; kp: the kernels' scalars;
+    timeout: the fit's worker_timeout (see _cluster)."""
     workers = sorted(client.scheduler_info()["workers"])
     if not workers:
         raise ValueError("the Dask client has no workers; start some (or wait for them: "
@@ -60,17 +62,17 @@ def load(client, source, p, kp, *, shape=None, user_col=None, item_col=None, val
             if m is not None and not isinstance(m, IdMap):
                 raise TypeError(f"{name} must be a fastwals IdMap or None, got "
                                 f"{type(m).__name__}")
-        return _from_table(client, source, p, kp, table_args, users, items, n_blocks, workers)
+        return _from_table(client, source, p, kp, table_args, users, items, n_blocks, timeout)
     given = [name for name, v in {**table_args, **maps}.items() if v is not None]
     if given:
         raise ValueError(f"{given[0]} applies to a Dask DataFrame or Parquet source, not to "
                          f"{type(source).__name__}")
-    return _from_matrix(client, source, p, kp, shape, n_blocks, workers)
+    return _from_matrix(client, source, p, kp, shape, n_blocks, timeout)
 
 
 # ---------------------------------------------------------------- in memory
 
-def _from_matrix(client, X, p, kp, shape, n_blocks, workers):
+def _from_matrix(client, X, p, kp, shape, n_blocks, timeout):
     dtype = p["dtype"]
     id_maps = None
     if all(hasattr(X, a) for a in ("matrix", "users", "items", "report")):  # Interactions
@@ -97,8 +99,8 @@ def _from_matrix(client, X, p, kp, shape, n_blocks, workers):
                 futures[name].append(client.submit(
                     _blocks.from_csr, name, lo, hi, (m.indptr[lo:hi + 1] - a).astype(np.int64),
                     m.indices[a:e], m.data[a:e], bounds[other], own, whole[other], kp,
-                    pure=False, workers=[workers[j % len(workers)]], allow_other_workers=True))
-    data = _describe(client, n_users, n_items, bounds, futures)
+                    pure=False))
+    data = _describe(client, n_users, n_items, bounds, futures, timeout)
     if id_maps is not None:
         data.user_ids, data.item_ids = id_maps
     return data
@@ -114,7 +116,7 @@ def _weights(p, n_users, n_items):
 
 # ---------------------------------------------------------------- tables
 
-def _from_table(client, source, p, kp, cols, users, items, n_blocks, workers):
+def _from_table(client, source, p, kp, cols, users, items, n_blocks, timeout):
     check = "nonnegative" if p["confidence"] in ("linear", "log") else None
     uc, ic, vc = cols["user_col"], cols["item_col"], cols["value_col"]
     if _is_dask_frame(source):
@@ -136,8 +138,9 @@ def _from_table(client, source, p, kp, cols, users, items, n_blocks, workers):
     maps = {}
     for which, given, what in ((0, users, "user"), (1, items, "item")):
         if given is None:
-            found = client.gather([client.submit(_tables.unique_ids, r, which, pure=False)
-                                   for r in rows])
+            found = _cluster.gather(client, [client.submit(_tables.unique_ids, r, which,
+                                                           pure=False) for r in rows],
+                                    timeout, "loading")
             given = _merge_ids(found, what)
         maps[what] = given
     n_users, n_items = len(maps["user"]), len(maps["item"])
@@ -155,7 +158,7 @@ def _from_table(client, source, p, kp, cols, users, items, n_blocks, workers):
         counted = client.submit(_tables.total, *[
             client.submit(_tables.counts, e, n_users, n_items, pure=False) for e in encoded],
             pure=False)
-        user_counts, item_counts = client.gather(counted)
+        user_counts, item_counts = _cluster.gather(client, [counted], timeout, "loading")[0]
         bounds = {"user": _bounds(user_counts, n_blocks, p),
                   "item": _bounds(item_counts, n_blocks, p)}
         pieces = [client.submit(_tables.split, e, bounds["user"], bounds["item"], pure=False)
@@ -169,9 +172,9 @@ def _from_table(client, source, p, kp, cols, users, items, n_blocks, workers):
                 _blocks.from_pieces, name, int(b[j]), int(b[j + 1]), bounds[other],
                 weights[name], weights[other], kp,
                 *[client.submit(_tables.piece, s, (name, j), pure=False) for s in pieces],
-                pure=False, workers=[workers[j % len(workers)]], allow_other_workers=True)
+                pure=False)
                 for j in range(b.size - 1)]
-    data = _describe(client, n_users, n_items, bounds, futures)
+    data = _describe(client, n_users, n_items, bounds, futures, timeout)
     data.user_ids, data.item_ids = maps["user"], maps["item"]
     return data
 
@@ -238,8 +241,9 @@ def kernel_params(p):
     return kp
 
 
-def _describe(client, n_users, n_items, bounds, futures):
-    info = {name: client.gather([client.submit(_blocks.describe, f, pure=False) for f in fs])
+def _describe(client, n_users, n_items, bounds, futures, timeout):
+    info = {name: _cluster.gather(client, [client.submit(_blocks.describe, f, pure=False)
+                                           for f in fs], timeout, "loading")
             for name, fs in futures.items()}
     nnz = sum(d["nnz"] for d in info["user"])
     if nnz == 0:
@@ -249,12 +253,11 @@ def _describe(client, n_users, n_items, bounds, futures):
     return Data(n_users, n_items, nnz, value_sum, bounds, futures, info)
 
 
-def put(client, value, worker=None):
+def put(client, value):
     """A future of `value` that Dask can recompute if its worker is lost (the
-    value travels in the task, unlike client.scatter's), preferably on `worker`."""
-    where = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
+    value travels in the task, unlike client.scatter's)."""
     with _quiet_large_graphs():
-        return client.submit(_same, value, pure=False, **where)
+        return client.submit(_same, value, pure=False)
 
 
 def _same(value):

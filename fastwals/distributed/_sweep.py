@@ -8,7 +8,10 @@ graph of tasks that the driver submits without waiting:
 1. each worker computes its blocks' Y_cᵀY_c (k × k); one task sums them in
    block order and diagonalises the sum: Q, w0·Λ (the basis);
 2. meanwhile each worker holding A blocks receives the rows of Y they use
-   (all of Y, or only those rows), so the transfer overlaps the basis;
+   (all of Y, or only those rows), so the transfer overlaps the basis: a
+   small task placed on that worker reads them; it is not in the solves'
+   lineage (a task naming a worker could not be recomputed elsewhere once
+   every worker has died, see _cluster), and is dropped after the iteration;
 3. each A block rotates the rows it received to Q and solves its rows with the
    estimator's own kernels in that basis (_problem.solve_in_basis).
 
@@ -25,15 +28,15 @@ half-sweep's, up to the order of floating-point sums in the Gramian.
 
 import numpy as np
 
-from . import _blocks
+from . import _blocks, _cluster
 
 EXCHANGES = ("auto", "broadcast", "needed")
 # the other side's factors up to this size are sent whole to every block ...
 BROADCAST_BYTES = 8 << 20
 # ... and beyond it too, unless the blocks need less than this share of its rows
 NEEDED_SHARE = 0.5
-# at most this many small tasks per half-sweep to move rows early (beyond it
-# the solves fetch what they need when they start)
+# at most this many pieces of rows per half-sweep moved early (beyond it the
+# solves fetch what they need when they start)
 PREFETCH_TASKS = 256
 # Dask priorities (higher first): the basis is on every block's critical path
 BASIS, EXCHANGE, SOLVE = 3, 2, 1
@@ -42,15 +45,17 @@ BASIS, EXCHANGE, SOLVE = 3, 2, 1
 class Sweeps:
     """Half-sweeps and objective terms over the blocks of `data`."""
 
-    def __init__(self, client, data, kp, exchange):
+    def __init__(self, client, data, kp, exchange, timeout):
         self.client = client
         self.data = data
         self.kp = kp
         self.k = kp["factors"]
         self.dtype = np.dtype(kp["dtype"])
+        self.timeout = timeout  # the fit's worker_timeout (see _cluster)
         self.mode = {name: choose_exchange(exchange, data, name, self.k, self.dtype.itemsize)
                      for name in ("user", "item")}
         self._wanted = {}
+        self._prefetching = []  # the prefetch tasks of the iteration (see _prefetch)
 
     def half_sweep(self, name, X, pending, Y):
         """Solve the `name` side's blocks (stored factors X with their pending
@@ -84,31 +89,28 @@ class Sweeps:
                  for b, block in enumerate(self.data.blocks["user"])]
         terms += [c.submit(_blocks.regularization_term, block, Y[j], kp, pure=False)
                   for j, block in enumerate(self.data.blocks["item"])]
-        total = float(sum(c.gather(terms)))
+        total = float(sum(_cluster.gather(c, terms, self.timeout)))
         w0 = kp["unobserved_weight"]
         if w0:
-            grams = [c.gather([c.submit(_blocks.gram64, f, pend, kp["n_threads"], pure=False)
-                               for f in F]) for F, pend in ((X, pending_X), (Y, None))]
+            grams = [_cluster.gather(c, [c.submit(_blocks.gram64, f, pend, kp["n_threads"],
+                                                  pure=False) for f in F], self.timeout)
+                     for F, pend in ((X, pending_X), (Y, None))]
             total += w0 * float(np.sum(sum(grams[0]) * sum(grams[1])))
         return total
 
     def _exchange(self, name, Y):
         """(per block of `name`, the futures of the other side's rows it uses;
         whole): all of Y's blocks (whole=True), or pieces of only the rows it
-        uses. When there are few enough, small tasks pinned where the blocks are
-        fetch them as soon as they exist, while the basis is computed."""
+        uses. When there are few enough, they are prefetched where the blocks
+        are, while the basis is computed."""
         c = self.client
         blocks = self.data.blocks[name]
         where = _workers(c, blocks)
         if self.mode[name] == "broadcast":
-            early = len(set(where)) * len(Y) <= PREFETCH_TASKS
-            local = {}
-            parts = []
-            for w in where:
-                if w not in local:
-                    local[w] = [self._early(f, w) if early else f for f in Y]
-                parts.append(local[w])
-            return parts, True
+            if len(set(where)) * len(Y) <= PREFETCH_TASKS:
+                for w in set(where):
+                    self._prefetch(Y, w)
+            return [Y] * len(blocks), True
         info = self.data.info[name]
         early = sum(int(np.count_nonzero(d["needs"])) for d in info) <= PREFETCH_TASKS
         parts = []
@@ -121,17 +123,25 @@ class Sweeps:
                 key = (name, b, j)
                 if key not in self._wanted:  # the positions, computed once where the block is
                     self._wanted[key] = c.submit(_blocks.wanted, block, j, pure=False)
-                piece = c.submit(_blocks.take, f, self._wanted[key], pure=False,
-                                 priority=EXCHANGE)
-                pieces.append(self._early(piece, where[b]) if early else piece)
+                pieces.append(c.submit(_blocks.take, f, self._wanted[key], pure=False,
+                                       priority=EXCHANGE))
+            if early:
+                self._prefetch(pieces, where[b])
             parts.append(pieces)
         return parts, False
 
-    def _early(self, future, worker):
-        if worker is None:
-            return future
-        return self.client.submit(_blocks.same, future, pure=False, priority=EXCHANGE,
-                                  workers=[worker], allow_other_workers=True)
+    def _prefetch(self, futures, worker):
+        """Have `worker` fetch `futures` now: a task there that reads them (and
+        returns nothing), held until `settled`; the solves, on the same worker,
+        then find them there. Not a dependency of anything."""
+        if worker is not None and futures:
+            self._prefetching.append(self.client.submit(
+                _blocks.touch, *futures, pure=False, priority=EXCHANGE, workers=[worker],
+                allow_other_workers=True))
+
+    def settled(self):
+        """The iteration's results are in: drop its prefetch tasks."""
+        self._prefetching = []
 
 
 def _workers(client, futures):
