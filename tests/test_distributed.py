@@ -256,7 +256,11 @@ def test_a_checkpoint_of_another_fit_is_refused(client, R, tmp_path):
 
 @pytest.mark.parametrize("checkpoint_every", [None, 1])
 def test_a_worker_killed_mid_fit_changes_nothing(client, R, tmp_path, checkpoint_every):
-    kw = dict(iterations=4, dtype=np.float64, random_state=6, regularization=0.1, solver="cg")
+    # blocks fixed: blocks=None takes one block per worker present when the data
+    # load starts, so a reference fit begun while the replacement had not joined
+    # would sum its Gramians over another split (other last bits), kill or none
+    kw = dict(iterations=4, dtype=np.float64, random_state=6, regularization=0.1, solver="cg",
+              blocks=2)
     if checkpoint_every:  # Dask's recomputation then starts from the checkpoint files
         kw.update(checkpoint=tmp_path / "ckpt", checkpoint_every=checkpoint_every)
     killed = []
@@ -407,6 +411,10 @@ def test_table_errors_name_the_file_and_column(client, tmp_path):
         DistributedWALS(client, 4).fit(str(bad), user_col="u", item_col="i", value_col="w")
     pd.DataFrame({"u": [1, 2], "i": [3, 4], "v": [1.0, np.nan]}).to_parquet(bad)
     with pytest.raises(ValueError, match="column 'v' has 1 missing values"):
+        DistributedWALS(client, 4).fit(str(bad), user_col="u", item_col="i", value_col="v")
+    pd.DataFrame({"u": [1, 2], "i": [3, 4], "v": [1.0, 1e39]}).to_parquet(bad)
+    with pytest.raises(ValueError, match=r"1 values beyond float32's largest .* the first is "
+                                         r"1e\+39 at user 1, item 1"):
         DistributedWALS(client, 4).fit(str(bad), user_col="u", item_col="i", value_col="v")
     with pytest.raises(ValueError, match="need the id maps that fix their order"):
         DistributedWALS(client, 4, row_weights=[1.0, 2.0]).fit(str(bad), user_col="u",

@@ -104,8 +104,26 @@ def from_pieces(name, lo, hi, other_bounds, row_weights, col_weights, p, *pieces
     m.sort_indices()
     m.eliminate_zeros()
     rw = None if row_weights is None else np.asarray(row_weights)[lo:hi]
+    values = m.data.astype(np.dtype(p["dtype"]))
+    _check_cast(values, m, name, lo)
     return from_csr(name, lo, hi, m.indptr.astype(np.int64), m.indices.astype(np.int64),
-                    m.data.astype(np.dtype(p["dtype"])), other_bounds, rw, col_weights, p)
+                    values, other_bounds, rw, col_weights, p)
+
+
+def _check_cast(values, m, name, lo):
+    """Values finite in float64 (the readers check) but not in the factor dtype
+    (1e39 in float32, or duplicates whose sum overflows) are an input error."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    k = int(np.flatnonzero(bad)[0])
+    row = lo + int(np.searchsorted(m.indptr, k, side="right") - 1)
+    other = "item" if name == "user" else "user"
+    raise ValueError(f"the interactions have {int(bad.sum())} values beyond {values.dtype.name}'s "
+                     f"largest ({np.finfo(values.dtype).max:g}) in the {name} blocks; the first "
+                     f"is {m.data[k]:g} at {name} {row}, {other} {int(m.indices[k])} (indices "
+                     f"into the id maps; repeated pairs summed). Scale the values down or use "
+                     f"dtype=numpy.float64")
 
 
 def describe(block):
