@@ -1,5 +1,9 @@
 """The iterative solvers converge to the exact (Cholesky) answer, in every weighting mode."""
 
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -243,3 +247,45 @@ def test_how_rows_are_chunked_between_threads_does_not_change_the_factors(monkey
     for f in fits[1:]:
         assert np.array_equal(fits[0].user_factors_, f.user_factors_)
         assert np.array_equal(fits[0].item_factors_, f.item_factors_)
+
+
+_CG_CHILD = """
+import sys, numpy as np, scipy.sparse as sp
+from fastwals import WALS
+R = sp.random(300, 200, density=0.05, format="csr", random_state=0) * 5
+m = WALS(16, iterations=3, solver="cg", dtype=np.float64, random_state=6,
+         regularization=0.1).fit(R)
+sys.stdout.write(m.user_factors_.tobytes().hex() + m.item_factors_.tobytes().hex())
+"""
+
+
+def test_cg_same_bits_compiled_or_loaded_from_the_disk_cache(tmp_path):
+    """The first process JIT-compiles the CG kernel into an empty NUMBA_CACHE_DIR, the
+    second loads it: the factors must agree to the bit (a Dask worker restarted mid-fit
+    loads the cache while the others compiled). With LLVM free to reorder CG's sums
+    (the reassoc flag) they did not, from k = 8 on."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", _CG_CHILD], capture_output=True, text=True,
+                           env=env, timeout=300) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    assert any(tmp_path.rglob("*cg_sweep*.nbc"))  # the second run had a cache to load
+    assert runs[0].stdout == runs[1].stdout
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cg_dot_products_fixed_order_and_tail(dtype):
+    """simd.row_dot / rows4_dot, CG's dot products: right for every length (a tail
+    shorter than a tile included), and the four-row form gives row_dot's bits."""
+    from fastwals._kernels.simd import LANES, row_dot, rows4_dot
+
+    one = numba.njit(lambda a, b: row_dot(a, b))
+    four = numba.njit(lambda Z, p: rows4_dot(Z[0], Z[1], Z[2], Z[3], p))
+    rng = np.random.default_rng(3)
+    for k in (1, 5, LANES, LANES + 1, 3 * LANES, 100):
+        Z = rng.standard_normal((4, k)).astype(dtype)
+        p = rng.standard_normal(k).astype(dtype)
+        got = four(Z, p)
+        assert got == tuple(one(Z[i], p) for i in range(4))
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        assert_allclose(got, Z.astype(np.float64) @ p, rtol=tol, atol=tol * k)

@@ -7,20 +7,29 @@ iterates are the same in any orthonormal basis), where w0·G is the diagonal
 w0·Λ, so A·p = (w0·Λ + λ) ∘ p + Σ_obs (w − w0) (ŷ_i·p) ŷ_i costs O(m·k), not
 O(k² + m·k). The row's factors are gathered once into a local block that every
 step reuses.
+
+Every dot product is an explicit vector reduction in a fixed order (simd.row_dot,
+simd.rows4_dot), and the kernel is compiled without the `reassoc` fast-math flag:
+with it LLVM chose the order of the sums, and a process that JIT-compiled the
+kernel and one that loaded it from Numba's disk cache gave different bits.
 """
 
 from numba import njit, prange
 
 from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from .simd import row_dot, rows4_dot
+
+# the kernels' flags without reassoc: the reductions below fix their own order,
+# and nothing else may be regrouped (contract still fuses the elementwise updates)
+_FASTMATH_ORDERED = FASTMATH - {"reassoc"}
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+@njit(cache=True, nogil=True, inline="always", fastmath=_FASTMATH_ORDERED)
 def _apply(d, Z, idx, c, m, p, out):
     """out = (diag(d) + Zᵀ diag(c) Z) p over the row's factors Z[idx[q]], q < m,
     four observations at a time: four independent dot products share the loads
     of p (measured 1.2-1.5x faster than one at a time at k = 64..128)."""
     k = p.size
-    zero = Z.dtype.type(0)
     for a in range(k):
         out[a] = d[a] * p[a]
     q = 0
@@ -29,16 +38,7 @@ def _apply(d, Z, idx, c, m, p, out):
         z1 = Z[idx[q + 1]]
         z2 = Z[idx[q + 2]]
         z3 = Z[idx[q + 3]]
-        t0 = zero
-        t1 = zero
-        t2 = zero
-        t3 = zero
-        for a in range(k):
-            pa = p[a]
-            t0 += z0[a] * pa
-            t1 += z1[a] * pa
-            t2 += z2[a] * pa
-            t3 += z3[a] * pa
+        t0, t1, t2, t3 = rows4_dot(z0, z1, z2, z3, p)
         t0 *= c[q]
         t1 *= c[q + 1]
         t2 *= c[q + 2]
@@ -48,24 +48,13 @@ def _apply(d, Z, idx, c, m, p, out):
         q += 4
     while q < m:
         z0 = Z[idx[q]]
-        t0 = zero
-        for a in range(k):
-            t0 += z0[a] * p[a]
-        t0 *= c[q]
+        t0 = row_dot(z0, p) * c[q]
         for a in range(k):
             out[a] += t0 * z0[a]
         q += 1
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _dot(a, b):
-    s = a.dtype.type(0)
-    for i in range(a.size):
-        s += a[i] * b[i]
-    return s
-
-
-@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, nogil=True, fastmath=_FASTMATH_ORDERED)
 def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon, explicit,
              row_weights, col_weights, starts, X, cg_steps, Z_scratch, iota, c_scratch,
              vec_scratch, counter):
@@ -121,27 +110,24 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
                         z = Z[q]
                         for a in range(k):
                             z[a] = y[a]
-                    t = Yh.dtype.type(0)
-                    for a in range(k):
-                        t += y[a] * x[a]
-                    t = wt - extra * t
+                    t = wt - extra * row_dot(y, x)
                     for a in range(k):
                         r[a] += t * y[a]
                 for a in range(k):
                     p[a] = r[a]
-                rr = _dot(r, r)
+                rr = row_dot(r, r)
                 for _ in range(cg_steps):
                     if rr == 0.0:
                         break
                     _apply(d, src, idx, c, m, p, Ap)
-                    pAp = _dot(p, Ap)
+                    pAp = row_dot(p, Ap)
                     if not pAp > 0.0:
                         break
                     step = rr / pAp
                     for a in range(k):
                         x[a] += step * p[a]
                         r[a] -= step * Ap[a]
-                    rr_new = _dot(r, r)
+                    rr_new = row_dot(r, r)
                     beta = rr_new / rr
                     for a in range(k):
                         p[a] = r[a] + beta * p[a]

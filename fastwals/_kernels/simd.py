@@ -290,3 +290,122 @@ def tile_inverse(typingctx, H, hoff):
         return builder.zext(ok, ir.IntType(64))
 
     return sig, codegen
+
+
+# ---------------------------------------------------------------------------
+# Dot products of contiguous rows in a fixed order. A floating-point sum left to
+# the compiler under the `reassoc` fast-math flag is grouped however LLVM sees fit,
+# and the in-process JIT and the object code Numba caches on disk did not see fit
+# alike (CG's factors differed in the last bits between a process that compiled
+# and one that loaded the cache). These emit the grouping themselves: tiles fused
+# into vector accumulators in index order, a tail tile read under a mask (no
+# element past the row is touched), the lanes summed by a fixed tree.
+
+
+def _masked_load(builder, ptr, count, vecty, align):
+    """The first `count` (< LANES) elements of the tile at ptr, zeros in the other lanes."""
+    i64 = ir.IntType(64)
+    idxty = ir.VectorType(i64, LANES)
+    mask = builder.icmp_unsigned("<", ir.Constant(idxty, list(range(LANES))),
+                                 _splat(builder, count, idxty))
+    suffix = "f32" if vecty.element == ir.FloatType() else "f64"
+    fnty = ir.FunctionType(vecty, [ptr.type, ir.IntType(32), mask.type, vecty])
+    fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                        f"llvm.masked.load.v{LANES}{suffix}.p0")
+    return builder.call(fn, [ptr, ir.Constant(ir.IntType(32), align), mask,
+                             ir.Constant(vecty, None)])
+
+
+def _reduce_few(builder, vecs):
+    """len(vecs) (a power of two <= LANES) vectors -> the list of their lane sums: the
+    pairing levels of _reduce_many (which stop at one vector holding a segment per
+    input), then each segment halved in place (a fixed tree)."""
+    i32 = ir.IntType(32)
+    n = len(vecs)
+    seg = LANES // n
+    v = _reduce_many(builder, vecs)  # segment i (seg lanes) sums vecs[i]
+    while seg > 1:
+        half = seg // 2
+        lo_idx = [s * seg + j for s in range(n) for j in range(half)]
+        hi_idx = [s * seg + half + j for s in range(n) for j in range(half)]
+        v = builder.fadd(
+            builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, len(lo_idx)), lo_idx)),
+            builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, len(hi_idx)), hi_idx)))
+        seg = half
+    return [builder.extract_element(v, ir.Constant(i32, s)) for s in range(n)]
+
+
+def _rows_dot_codegen(context, builder, dtype, row_ptrs, b_ptr, n):
+    """Σ_j row[j]·b[j] for each row of row_ptrs (element pointers of n-long rows) with
+    the row b_ptr: one vector accumulator per row takes the full tiles in order, then
+    the tail under a mask; the lanes summed by _reduce_few. (Two chains of tiles per
+    row measured no faster at k = 64..128: the four rows of rows4_dot already give
+    independent chains.)"""
+    vecty = _vec_type(context, dtype)
+    align = context.get_abi_sizeof(context.get_value_type(dtype))
+    i64 = ir.IntType(64)
+    lanes = ir.Constant(i64, LANES)
+    vptr = vecty.as_pointer()
+    accs = [cgutils.alloca_once_value(builder, ir.Constant(vecty, None)) for _ in row_ptrs]
+
+    def tile(off, load):
+        bv = load(builder.bitcast(builder.gep(b_ptr, [off]), vptr))
+        for rp, acc in zip(row_ptrs, accs):
+            av = load(builder.bitcast(builder.gep(rp, [off]), vptr))
+            builder.store(_fma(builder, av, bv, builder.load(acc)), acc)
+
+    full = builder.udiv(n, lanes)
+    with cgutils.for_range(builder, full) as loop:
+        tile(builder.mul(loop.index, lanes), lambda p: _load(builder, p, align))
+    start = builder.mul(full, lanes)
+    rem = builder.sub(n, start)
+    with builder.if_then(builder.icmp_unsigned(">", rem, ir.Constant(i64, 0)), likely=False):
+        tile(start, lambda p: _masked_load(builder, p, rem, vecty, align))
+    return _reduce_few(builder, [builder.load(acc) for acc in accs])
+
+
+def _row_data(context, builder, aryty, ary):
+    """(pointer to element 0, length) of the 1-d array ary."""
+    a = context.make_array(aryty)(context, builder, ary)
+    return a.data, cgutils.unpack_tuple(builder, a.shape, 1)[0]
+
+
+def _contiguous_rows(*arys):
+    return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arys) \
+        and len({a.dtype for a in arys}) == 1
+
+
+@intrinsic
+def row_dot(typingctx, a, b):
+    """a · b for C-contiguous 1-d arrays of one float dtype and length (b read for
+    a.size elements), summed in a fixed order."""
+    if not _contiguous_rows(a, b):
+        return None
+    sig = a.dtype(a, b)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        ap, n = _row_data(context, builder, at[0], args[0])
+        bp, _ = _row_data(context, builder, at[1], args[1])
+        return _rows_dot_codegen(context, builder, at[0].dtype, [ap], bp, n)[0]
+
+    return sig, codegen
+
+
+@intrinsic
+def rows4_dot(typingctx, z0, z1, z2, z3, p):
+    """(z0·p, z1·p, z2·p, z3·p) for C-contiguous 1-d arrays of one float dtype and
+    length, p's tiles loaded once for the four rows: each sum in the order of
+    row_dot, so the same bits as row_dot(zi, p)."""
+    if not _contiguous_rows(z0, z1, z2, z3, p):
+        return None
+    sig = types.UniTuple(p.dtype, 4)(z0, z1, z2, z3, p)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        ptrs = [_row_data(context, builder, t, v)[0] for t, v in zip(at[:4], args[:4])]
+        pp, n = _row_data(context, builder, at[4], args[4])
+        sums = _rows_dot_codegen(context, builder, at[4].dtype, ptrs, pp, n)
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return sig, codegen
