@@ -247,6 +247,19 @@ def test_a_checkpoint_of_another_fit_is_refused(client, R, tmp_path):
         DistributedWALS(client, 4, iterations=2, checkpoint=path, regularization=0.5).fit(R)
     with pytest.raises(ValueError, match="its users is 60, this fit's 59"):
         DistributedWALS(client, 4, iterations=2, checkpoint=path).fit(R[:59])
+    # damaged block files: refused when the resumed fit reads them, naming the file
+    kw = dict(iterations=2, checkpoint=path, checkpoint_every=1, random_state=0)
+    block = next(path.glob("iter-*/item-00000.npy"))  # read by the first half-sweep
+    good = np.load(block)
+    for damaged, message in ((good[:, :3], r"shape \(\d+, 3\), not float32 \(\d+, 4\)"),
+                             (good.astype(np.float64), "float64 array"),
+                             (np.full_like(good, np.nan), "NaN or infinite")):
+        np.save(block, damaged)
+        with pytest.raises(ValueError, match=f"item-00000.npy' is damaged: it .*{message}"):
+            DistributedWALS(client, 4, **kw).fit(R)
+    block.write_bytes(b"\x93NUMPY truncated")
+    with pytest.raises(ValueError, match="item-00000.npy' is damaged or missing"):
+        DistributedWALS(client, 4, **kw).fit(R)
     (path / "manifest.json").write_text("{not json")
     with pytest.raises(ValueError, match="not a readable checkpoint manifest"):
         DistributedWALS(client, 4, iterations=2, checkpoint=path).fit(R)

@@ -118,13 +118,15 @@ def load(client, path, manifest, side, bounds):
     are cut from its files)."""
     directory = os.path.join(path, manifest["directory"])
     old = np.asarray(manifest["bounds"][side], np.int64)
+    k, dtype = manifest["settings"]["factors"], np.dtype(manifest["settings"]["dtype"])
     files = [os.path.join(directory, f"{side}-{b:05d}.npy") for b in range(old.size - 1)]
-    blocks = [client.submit(load_rows, files, old, int(bounds[b]), int(bounds[b + 1]),
+    blocks = [client.submit(load_rows, files, old, int(bounds[b]), int(bounds[b + 1]), k, dtype,
                             pure=False)
               for b in range(len(bounds) - 1)]
     pending = None
     if manifest["pending"][side]:
-        pending = np.load(os.path.join(directory, f"pending-{side}.npy"))
+        file = os.path.join(directory, f"pending-{side}.npy")
+        pending = _checked(_read(file), (k, k), dtype, file)
     return blocks, pending
 
 
@@ -136,15 +138,42 @@ def save_block(F, file):
     return file
 
 
-def load_rows(files, old_bounds, lo, hi):
-    """Rows lo..hi from block files split at old_bounds."""
+def load_rows(files, old_bounds, lo, hi, k, dtype):
+    """Rows lo..hi from block files split at old_bounds, each file checked to
+    hold its block's rows × k finite values of `dtype`."""
     parts = []
     for b, file in enumerate(files):
         a, e = max(lo, old_bounds[b]), min(hi, old_bounds[b + 1])
         if a < e or (lo == hi and b == 0):
-            block = np.load(file, mmap_mode="r")
-            parts.append(np.array(block[a - old_bounds[b]:e - old_bounds[b]]))
+            block = _read(file, mmap_mode="r")
+            _checked(block, (int(old_bounds[b + 1] - old_bounds[b]), k), dtype, file,
+                     values=False)
+            parts.append(_checked(np.array(block[a - old_bounds[b]:e - old_bounds[b]]),
+                                  (e - a, k), dtype, file))
     return np.ascontiguousarray(np.concatenate(parts))
+
+
+def _read(file, mmap_mode=None):
+    try:
+        return np.load(file, mmap_mode=mmap_mode, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"the checkpoint file {file!r} is damaged or missing "
+                         f"({type(exc).__name__}: {exc}); remove the checkpoint directory or "
+                         f"pass resume=False") from None
+
+
+def _checked(array, shape, dtype, file, values=True):
+    """array, if it has this shape and dtype (and, with values, only finite values);
+    else the error of a damaged checkpoint naming the file."""
+    problem = None
+    if array.shape != shape or array.dtype != dtype:
+        problem = f"holds a {array.dtype} array of shape {array.shape}, not {dtype} {shape}"
+    elif values and not np.isfinite(array).all():
+        problem = "holds NaN or infinite values"
+    if problem is not None:
+        raise ValueError(f"the checkpoint file {file!r} is damaged: it {problem}; remove the "
+                         f"checkpoint directory or pass resume=False")
+    return array
 
 
 def _write_json(file, obj):
