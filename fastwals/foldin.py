@@ -47,12 +47,14 @@ def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
     return X
 
 
-def explain(model, user_id, user_items, item_id, N):
+def explain(model, pair, user_id, user_items, item_id, N):
     """(score, items, contributions): the folded-in user's score for item_id as a
     sum over the user's observed items j of w_uj·t_uj·y_jᵀA⁻¹y_i, where A is the
-    user's system matrix; the N largest contributions, largest first."""
+    user's system matrix; the N largest contributions, largest first. `pair`:
+    the model's (user, item) factors as the caller read them (once: a refit may
+    publish another pair meanwhile), against which the ids were checked."""
     p = check_params(model.get_params())
-    U, Y = model._fitted_pair("explain")  # the pair read once: a refit may publish another
+    U, Y = pair
     Y = Y.astype(np.float64)
     n_users, n_items = U.shape[0], Y.shape[0]
     row = rows_of(user_items, np.array([user_id]), n_users, n_items, "user_items",

@@ -380,7 +380,7 @@ class WALS:
         n_users, n_items = U.shape[0], Y.shape[0]
         user_id = int(check_ids("user_id", user_id, n_users, "user")[0][0])
         item_id = int(check_ids("item_id", item_id, n_items, "item")[0][0])
-        return foldin.explain(self, user_id, _one_row(user_items), item_id,
+        return foldin.explain(self, (U, Y), user_id, _one_row(user_items), item_id,
                               check_int("N", N, 1))
 
     def _partial_fit(self, side, ids, rows):
