@@ -80,12 +80,8 @@ def _check_loadable(model, arrays, path):
         _model(type(model), {key: value for key, value in arrays.items()
                              if not key.startswith(("user_ids", "item_ids"))})
         if hasattr(model, "user_ids_"):
-            for side in ("user", "item"):
-                n = getattr(model, f"{side}_factors_").shape[0]
-                ids = getattr(model, f"{side}_ids_")
-                if len(ids) != n:
-                    raise ValueError(f"{side}_ids_ holds {len(ids)} ids for the {n} rows of "
-                                     f"{side}_factors_")
+            _check_id_lengths(model, (model.user_ids_, model.item_ids_), "{}_ids_",
+                              "{}_factors_")
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"cannot save to {os.fspath(path)!r}: the model would not load back: "
                          f"{exc}. Refit it, or set back the hyperparameters it was fitted "
@@ -247,17 +243,23 @@ def _model(cls, data):
         raise ValueError("raw-id maps need both 'user_ids' and 'item_ids' and the fitted "
                          "factors they name")
     if users is not None:
-        for ids, side in ((users, "user"), (items, "item")):
-            n = getattr(model, f"{side}_factors_").shape[0]
-            if len(ids) != n:
-                raise ValueError(f"'{side}_ids' holds {len(ids)} ids for the {n} rows of "
-                                 f"'{side}_factors'")
+        _check_id_lengths(model, (users, items), "'{}_ids'", "'{}_factors'")
         model.user_ids_, model.item_ids_ = users, items
     if _together(data, ("best_iteration", "validation_history")):
         if not fitted:
             raise ValueError("'best_iteration' needs the fitted factors")
         _validation_state(model, data)
     return model
+
+
+def _check_id_lengths(model, maps, ids_name, factors_name):
+    """The (user, item) id maps each as long as the model's factor rows of that
+    side; the names (formats of the side) say what the message calls them."""
+    for ids, side in zip(maps, ("user", "item")):
+        n = getattr(model, f"{side}_factors_").shape[0]
+        if len(ids) != n:
+            raise ValueError(f"{ids_name.format(side)} holds {len(ids)} ids for the {n} rows "
+                             f"of {factors_name.format(side)}")
 
 
 def _fitted_state(model, data, p):
