@@ -2,10 +2,11 @@
 indices 0..n-1, the rows and columns of an interaction matrix.
 
 Plain numpy (no pyarrow). Integer ids are an int64 array. String ids are a
-variable-length string array (numpy's StringDType), never fixed-width unicode: a ``<U`` array gives every id the width
-of the longest (one 10,000-character id among 20,000 made 763 MB) and drops
-trailing NUL characters. On disk (an .npz read with allow_pickle=False) a map
-is plain arrays: id_map_arrays / id_map_from_arrays.
+variable-length string array (numpy's StringDType), never fixed-width unicode:
+a ``<U`` array gives every id the width of the longest (one 10,000-character
+id among 20,000 made 763 MB) and drops trailing NUL characters. On disk (an
+.npz read with allow_pickle=False) a map is plain arrays: id_map_arrays /
+id_map_from_arrays.
 """
 
 import numpy as np

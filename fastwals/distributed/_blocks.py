@@ -22,6 +22,7 @@ from .. import _problem
 from .._kernels.dense import gramian64
 from .._kernels.loss import observed_loss_rows, weighted_sq_norms
 from .._threads import compute_threads
+from .._validation import _position
 from ..weights import CONFIDENCE
 
 # Numba's default (workqueue) threading layer must not be entered by two threads
@@ -117,11 +118,11 @@ def _check_cast(values, m, name, lo):
     if not bad.any():
         return
     k = int(np.flatnonzero(bad)[0])
-    row = lo + int(np.searchsorted(m.indptr, k, side="right") - 1)
+    row, col = _position(m, k)
     other = "item" if name == "user" else "user"
     raise ValueError(f"the interactions have {int(bad.sum())} values beyond {values.dtype.name}'s "
                      f"largest ({np.finfo(values.dtype).max:g}) in the {name} blocks; the first "
-                     f"is {m.data[k]:g} at {name} {row}, {other} {int(m.indices[k])} (indices "
+                     f"is {m.data[k]:g} at {name} {lo + row}, {other} {col} (indices "
                      f"into the id maps; repeated pairs summed). Scale the values down or use "
                      f"dtype=numpy.float64")
 
