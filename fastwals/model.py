@@ -166,9 +166,52 @@ class WALS:
                 changed.append(f"{name}={shown}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    # scikit-learn finds the rest of its protocol here without fastwals importing
+    # it: WALS is a transformer (users × items in, user factors out) whose input
+    # may be sparse and, with "linear" or "log" confidence, must be >= 0.
+
+    def __sklearn_tags__(self):
+        # imported here: only scikit-learn calls this, and fastwals does not depend on it
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        try:  # the output is in the factor dtype whatever the input's
+            preserves = [np.dtype(self.dtype).name]
+        except TypeError:
+            preserves = []
+        return Tags(estimator_type="transformer", target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags(preserves_dtype=preserves),
+                    input_tags=InputTags(sparse=True,
+                                         positive_only=self.confidence in ("linear", "log")),
+                    requires_fit=True, non_deterministic=False)
+
+    def __sklearn_is_fitted__(self):
+        U, Y = self._pair()
+        return U is not None and Y is not None
+
+    n_features_in_ = property(lambda self: self._side(1, "n_features_in_").shape[0],
+                              doc="number of items (columns of X) of the fitted model, as the "
+                                  "item factors have rows: set by fit, load and "
+                                  "partial_fit_items")
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit to X and return the fitted user factors, ``user_factors_`` (the
+        ones :meth:`recommend` scores with); ``y`` is ignored and ``fit_params``
+        go to :meth:`fit`.
+
+        These are not ``fit(X).transform(X)`` in general: :meth:`transform` is
+        a fresh exact fold-in of X's rows against the final item factors (row
+        weights 1 unless given), whereas the fit's user factors come from its
+        last half-sweep over the users, which saw the item factors of before the
+        last half-sweep over the items (and with "cg" or "subspace" is not an
+        exact solve); the two agree as the fit converges."""
+        with self._write_lock():  # the factors of this fit, not of a concurrent one
+            self.fit(X, **fit_params)
+            return self._fitted_pair("fit_transform")[0]
+
     # ------------------------------------------------------------ fitting
 
-    def fit(self, X, *, shape=None, warm_start=False, validation=None, patience=None):
+    def fit(self, X, y=None, *, shape=None, warm_start=False, validation=None,
+            patience=None):
         """Fit to X, users × items: a scipy.sparse matrix or array, a dense 2-D
         array, or a ``(rows, cols, values)`` triplet (with ``shape=``, else
         inferred). Duplicates are summed; entries equal to zero count as
@@ -176,6 +219,7 @@ class WALS:
         :func:`fastwals.io.read_interactions`: its raw id maps are then kept as
         ``user_ids_`` / ``item_ids_`` (``IdMap``: ``.index(raw)``, ``.raw(indices)``)
         and saved with the model.
+        ``y`` is ignored (scikit-learn's signature: WALS is unsupervised).
 
         ``warm_start=True`` continues from the current factors (the model must
         already be fitted on a matrix of the same shape and with the same
