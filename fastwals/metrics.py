@@ -124,14 +124,21 @@ def split_users(X, test_users=0.2, test_fraction=0.2, random_state=None):
     n_users = X.shape[0]
     held = np.zeros(n_users, dtype=bool)
     held[rng.permutation(n_users)[:int(round(test_users * n_users))]] = True
-    counts = np.diff(X.indptr)
-    n_test = np.where(counts >= 2, np.clip(np.rint(test_fraction * counts), 1, counts - 1), 0)
-    n_test = np.where(held, n_test, 0).astype(np.int64)
-    in_test = _first_in_row(X, n_test, rng.random(X.nnz))
-    rows = np.repeat(np.arange(n_users), counts)
+    in_test = _test_entries(X, held, test_fraction, rng)
+    rows = np.repeat(np.arange(n_users), np.diff(X.indptr))
     train, rest = _parts(X, held[rows])
     fold_in, test = _parts(rest, in_test[held[rows]])
     return train, fold_in, test
+
+
+def _test_entries(X, held, test_fraction, rng):
+    """Mask over canonical X's stored entries: of each row where `held`, about
+    ``test_fraction`` of its entries at random, at least one and not all when
+    it has two or more (none when it has one). Draws one number per entry."""
+    counts = np.diff(X.indptr)
+    n_test = np.where(counts >= 2, np.clip(np.rint(test_fraction * counts), 1, counts - 1), 0)
+    n_test = np.where(held, n_test, 0).astype(np.int64)
+    return _first_in_row(X, n_test, rng.random(X.nnz))
 
 
 # ---------------------------------------------------------------- metrics
@@ -263,3 +270,11 @@ def _pattern(M, n_users, n_items, name):
     csr = sp.csr_array((np.ones(csr.nnz, np.float32), csr.indices, csr.indptr), shape=csr.shape)
     return csr
 
+
+def __getattr__(name):
+    # model selection (UserSplit, ranking_scorer) lives in fastwals.selection, which
+    # builds on this module: imported on first use, so either may be imported first
+    if name in ("UserSplit", "ranking_scorer"):
+        from . import selection
+        return getattr(selection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,7 @@
 """WALS in scikit-learn: its estimator checks, tags and fitted-state protocol,
-fit_transform."""
+fit_transform, and model selection over held-out users (UserSplit,
+ranking_scorer) in GridSearchCV / RandomizedSearchCV against a hand-written
+loop (dense reference fold-in, dense ranking)."""
 
 import pickle
 import subprocess
@@ -8,14 +10,21 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
 from fastwals import WALS
+from fastwals.datasets import synthetic_implicit
+from fastwals.metrics import UserSplit, ranking_metrics, ranking_scorer, split_users
 from conftest import random_ratings
+from reference import Reference
+from test_metrics import naive_metrics
 
 sklearn = pytest.importorskip("sklearn")  # the test extra; fastwals itself never imports it
+from scipy.stats import loguniform  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
@@ -23,7 +32,9 @@ from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 
 def test_importing_fastwals_does_not_import_sklearn():
-    code = ("import sys, fastwals, fastwals.metrics\n"
+    code = ("import sys, fastwals, fastwals.metrics, fastwals.selection\n"
+            "from fastwals.metrics import UserSplit, ranking_scorer\n"
+            "assert UserSplit is fastwals.selection.UserSplit\n"
             "assert 'sklearn' not in sys.modules, 'fastwals imported sklearn'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -193,3 +204,163 @@ def test_in_a_pipeline():
     assert labels.shape == (60,)
     assert np.array_equal(pipe[0].user_factors_, WALS(4, iterations=3, random_state=0)
                           .fit(R).user_factors_)
+
+
+# ---------------------------------------------------------------- UserSplit
+
+def test_user_split_kfold_holds_every_user_out_once():
+    X = sp.random_array((23, 5), density=0.5, random_state=0, format="csr")
+    cv = UserSplit(4, random_state=0)
+    assert cv.get_n_splits() == 4
+    splits = list(cv.split(X))
+    assert len(splits) == 4
+    held = np.concatenate([test for _, test in splits])
+    assert np.array_equal(np.sort(held), np.arange(23))
+    for train, test in splits:
+        assert test.size in (5, 6)
+        assert np.array_equal(np.union1d(train, test), np.arange(23))
+        assert np.intersect1d(train, test).size == 0
+        assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+    again = list(cv.split(X))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))
+    assert not np.array_equal(splits[0][1], list(UserSplit(4, random_state=1).split(X))[0][1])
+
+
+def test_user_split_shuffle_draws_the_users_split_users_holds_out():
+    X, _ = synthetic_implicit(50, 20, 400, random_state=0)
+    splits = list(UserSplit(3, test_users=0.2, random_state=7).split(X))
+    assert len(splits) == 3
+    for train, test in splits:
+        assert test.size == 10 and train.size == 40
+        assert np.intersect1d(train, test).size == 0
+    assert not np.array_equal(splits[0][1], splits[1][1])
+    train, fold_in, test = split_users(X, test_users=0.2, random_state=7)
+    trained = np.flatnonzero(np.diff(train.indptr))
+    held = np.flatnonzero(np.diff((fold_in + test).indptr))
+    assert trained.size + held.size == 50  # every user has entries: both sides are known
+    assert np.array_equal(trained, splits[0][0]) and np.array_equal(held, splits[0][1])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_splits=1), ValueError, "n_splits must be >= 2"),
+    (dict(n_splits=1.5), TypeError, "n_splits must be an integer"),
+    (dict(test_users=1.0), ValueError, "test_users must be between 0 and 1"),
+    (dict(random_state="x"), TypeError, "random_state"),
+])
+def test_user_split_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        UserSplit(**kwargs)
+
+
+def test_user_split_rejects_too_few_users_and_triplets():
+    with pytest.raises(ValueError, match="n_splits=5 folds need at least as many users"):
+        list(UserSplit(5).split(np.ones((3, 2))))
+    with pytest.raises(ValueError, match="holds out 0"):
+        list(UserSplit(2, test_users=0.1).split(np.ones((3, 2))))
+    with pytest.raises(TypeError, match="triplet"):
+        list(UserSplit(2).split((np.array([0]), np.array([0]), np.array([1.0]))))
+
+
+# ---------------------------------------------------------------- ranking_scorer
+
+def test_scorer_split_is_exact_seeded_and_leaves_one_each_side():
+    X, _ = synthetic_implicit(40, 30, 500, random_state=1)
+    X = sp.csr_array(X)
+    scorer = ranking_scorer("recall", K=5, test_fraction=0.3, random_state=3)
+    fold_in, test = scorer.split(X)
+    assert (fold_in + test != X).nnz == 0 and fold_in.multiply(test).nnz == 0
+    counts, n_test = np.diff(X.indptr), np.diff(test.indptr)
+    many = counts >= 2
+    assert np.all(n_test[many] >= 1) and np.all(n_test[many] <= counts[many] - 1)
+    assert np.all(n_test[~many] == 0)
+    assert_allclose(n_test[many], np.clip(np.rint(0.3 * counts[many]), 1, counts[many] - 1))
+    again = scorer.split(X)
+    assert (again[1] != test).nnz == 0
+    drawn = ranking_scorer(random_state=None)  # a seed drawn once: the same split every call
+    assert (drawn.split(X)[1] != drawn.split(X)[1]).nnz == 0
+
+
+def test_scorer_is_ranking_metrics_on_the_folded_in_users_and_skips_singletons():
+    X, _ = synthetic_implicit(80, 30, 900, random_state=2)
+    X = sp.csr_array(X)
+    model = WALS(4, iterations=3, random_state=0).fit(X[:60])
+    held = X[60:]
+    scorer = ranking_scorer("ndcg", K=5, random_state=0)
+    fold_in, test = scorer.split(held)
+    U = model.transform(fold_in)
+    expected = ranking_metrics((U, model.item_factors_), fold_in, test, K=5)
+    assert scorer(model, held) == pytest.approx(expected["ndcg"], rel=1e-12)
+    # a user with one entry has no test part: skipped
+    single = sp.csr_array(([3.0], ([0], [4])), shape=(1, 30))
+    assert scorer(model, sp.vstack([held, single], format="csr")) == scorer(model, held)
+    assert np.isnan(scorer(model, single))
+
+
+def test_scorer_rejects_bad_arguments_and_unfitted_models():
+    with pytest.raises(ValueError, match="metric must be one of"):
+        ranking_scorer("accuracy")
+    with pytest.raises(ValueError, match="K must be >= 1"):
+        ranking_scorer(K=0)
+    with pytest.raises(ValueError, match="test_fraction must be between 0 and 1"):
+        ranking_scorer(test_fraction=1.0)
+    with pytest.raises(ValueError, match="ranking_scorer needs a fitted model"):
+        ranking_scorer()(WALS(), np.ones((3, 2)))
+    model = WALS(2, iterations=1).fit(np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"must have shape \(2, 3\)"):
+        ranking_scorer()(model, np.ones((2, 5)))
+
+
+# ---------------------------------------------------------------- searches
+
+BASE = dict(factors=4, iterations=4, dtype=np.float64, random_state=0)
+GRID = {"regularization": [0.05, 5.0], "alpha": [1.0, 8.0]}
+K = 5
+
+
+def by_hand(X, cv, scorer, params):
+    """One candidate's score on each fold: fit on the training users; the held-out
+    users' fold-in and test parts (scorer.split); fold-in by the dense reference
+    solver; dense ranking and NDCG (test_metrics.naive_metrics)."""
+    scores = []
+    for train, test in cv.split(X):
+        model = WALS(**BASE, **params).fit(X[train])
+        fold_in, test_part = scorer.split(X[test])
+        Y = model.item_factors_
+        U = Reference(fold_in.toarray(), regularization=params["regularization"],
+                      alpha=params["alpha"]).solve_users(Y)
+        scores.append(naive_metrics(U, Y, fold_in, test_part, K)["ndcg"])
+    return np.array(scores)
+
+
+def test_grid_search_scores_are_the_hand_written_loop():
+    X, _ = synthetic_implicit(90, 25, 1500, random_state=4)
+    X = sp.csr_array(X)
+    cv = UserSplit(3, random_state=0)
+    scorer = ranking_scorer("ndcg", K=K, random_state=1)
+    search = GridSearchCV(WALS(**BASE), GRID, cv=cv, scoring=scorer).fit(X)
+    results = search.cv_results_
+    hand = np.array([by_hand(X, cv, scorer, params) for params in results["params"]])
+    for s in range(3):
+        assert_allclose(results[f"split{s}_test_score"], hand[:, s], rtol=1e-9)
+    best = int(np.argmax(hand.mean(axis=1)))
+    assert search.best_index_ == best
+    assert search.best_params_ == results["params"][best]
+    assert len(set(hand.mean(axis=1))) == len(hand)  # no tie: the arg-max is the one
+    refit = WALS(**BASE, **search.best_params_).fit(X)  # refit on all the users
+    assert np.array_equal(search.best_estimator_.user_factors_, refit.user_factors_)
+
+
+def test_randomized_search_runs():
+    X, _ = synthetic_implicit(60, 20, 800, random_state=5)
+    search = RandomizedSearchCV(WALS(4, iterations=2, random_state=0),
+                                {"regularization": loguniform(0.01, 10.0),
+                                 "unobserved_weight": [0.1, 1.0]},
+                                n_iter=3, random_state=0,
+                                cv=UserSplit(2, test_users=0.25, random_state=0),
+                                scoring={"ndcg": ranking_scorer("ndcg", K=5),
+                                         "recall": ranking_scorer("recall", K=10)},
+                                refit="ndcg").fit(sp.csr_array(X))
+    assert len(search.cv_results_["params"]) == 3
+    assert np.isfinite(search.cv_results_["mean_test_ndcg"]).all()
+    assert np.isfinite(search.cv_results_["mean_test_recall"]).all()
+    assert search.best_estimator_.n_features_in_ == 20
