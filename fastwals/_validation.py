@@ -99,6 +99,11 @@ def check_params(p):
     out["epsilon"] = check_real("epsilon", p["epsilon"], strict=True)
     check_choice("confidence", p["confidence"], tuple(CONFIDENCE))
     check_choice("feedback", p["feedback"], FEEDBACK)
+    if p["confidence"] == "total" and p["feedback"] == "explicit":
+        raise ValueError("confidence='total' is for implicit feedback (its targets are 1 for "
+                         "positive values, 0 for negative ones), got feedback='explicit'. Use "
+                         "feedback='implicit' with confidence='total', or another confidence "
+                         "('linear', 'log', 'constant') with feedback='explicit'")
     check_choice("solver", p["solver"], SOLVERS)
     out["cg_steps"] = check_int("cg_steps", p["cg_steps"], 1)
     out["block_size"] = check_int("block_size", p["block_size"], 1)

@@ -66,10 +66,16 @@ def explain(model, pair, user_id, user_items, item_id, N):
     rho = 1.0 if p["row_weights"] is None else float(p["row_weights"][user_id])
     kappa = np.ones(idx.size) if p["col_weights"] is None else \
         np.asarray(p["col_weights"], np.float64)[idx]
-    f = {"linear": r, "log": np.log1p(r / p["epsilon"]), "constant": np.ones_like(r)}
-    extra = p["alpha"] * f[p["confidence"]] * rho * kappa
     w0 = p["unobserved_weight"]
-    wt = (w0 + extra) * (r if p["feedback"] == "explicit" else 1.0)
+    if p["confidence"] == "total":  # the whole weight alpha·|r|·ρκ; target 0 for r < 0
+        w = p["alpha"] * np.abs(r) * rho * kappa
+        extra = w - w0
+        wt = np.where(r > 0, w, 0.0)
+    else:
+        f = (np.log1p(r / p["epsilon"]) if p["confidence"] == "log" else
+             np.ones_like(r) if p["confidence"] == "constant" else r)
+        extra = p["alpha"] * f * rho * kappa
+        wt = (w0 + extra) * (r if p["feedback"] == "explicit" else 1.0)
     lam = regularization_per_row(np.array([idx.size]), n_items, p["regularization"], w0,
                                  p["reg_exponent"])[0]
     Yo = Y[idx]

@@ -28,6 +28,10 @@ def weights_and_targets(R, *, unobserved_weight=1.0, alpha=1.0, confidence_kind=
     W = np.full(R.shape, float(unobserved_weight))
     T = np.zeros(R.shape)
     for u, i in zip(*np.nonzero(observed)):
+        if confidence_kind == "total":  # the whole weight, replacing w0; target 0 for r < 0
+            W[u, i] = alpha * abs(R[u, i]) * rho[u] * kappa[i]
+            T[u, i] = 1.0 if R[u, i] > 0 else 0.0
+            continue
         W[u, i] = unobserved_weight + alpha * confidence(R[u, i], confidence_kind, epsilon) \
             * rho[u] * kappa[i]
         T[u, i] = 1.0 if feedback == "implicit" else R[u, i]

@@ -15,28 +15,38 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 CONF_LINEAR = 0    # f(r) = r
 CONF_LOG = 1       # f(r) = log(1 + r/epsilon)
 CONF_CONSTANT = 2  # f(r) = 1
+CONF_TOTAL = 3     # w = alpha·|r|·ρ·κ in total (not added to w0), t = 1 if r > 0 else 0
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def observed_weight(r, alpha, conf_kind, epsilon, row_weight, col_weight):
-    """w_ui − w0 = alpha·f(r)·ρ_u·κ_i, in the dtype of its arguments."""
+def observed_weight(r, w0, alpha, conf_kind, epsilon, row_weight, col_weight):
+    """(w − w0, w) of an observation r, in the dtype of its arguments: w − w0 =
+    alpha·f(r)·ρ_u·κ_i, or for CONF_TOTAL w = alpha·|r|·ρ_u·κ_i (then w − w0 may be
+    negative)."""
+    if conf_kind == CONF_TOTAL:
+        w = alpha * abs(r) * row_weight * col_weight
+        return w - w0, w
     if conf_kind == CONF_CONSTANT:
-        return alpha * row_weight * col_weight
-    if conf_kind == CONF_LOG:
-        return alpha * np.log1p(r / epsilon) * row_weight * col_weight
-    return alpha * r * row_weight * col_weight
+        extra = alpha * row_weight * col_weight
+    elif conf_kind == CONF_LOG:
+        extra = alpha * np.log1p(r / epsilon) * row_weight * col_weight
+    else:
+        extra = alpha * r * row_weight * col_weight
+    return extra, w0 + extra
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def observation(p, indices, values, w0, alpha, conf_kind, epsilon, explicit, row_weight,
                 col_weights):
-    """(column i, w − w0, w·t) of stored entry p, with t = 1 (implicit) or r (explicit)."""
+    """(column i, w − w0, w·t) of stored entry p, with t = r (explicit), else 1, but
+    0 for CONF_TOTAL's r < 0."""
     i = indices[p]
     r = values[p]
-    extra = observed_weight(r, alpha, conf_kind, epsilon, row_weight, col_weights[i])
-    wt = w0 + extra
+    extra, wt = observed_weight(r, w0, alpha, conf_kind, epsilon, row_weight, col_weights[i])
     if explicit:
         wt *= r
+    elif conf_kind == CONF_TOTAL and not r > 0:
+        wt = w0 - w0  # zero in the dtype of the weights
     return i, extra, wt
 
 

@@ -6,7 +6,9 @@ eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and the warm start X; 
 iterates are the same in any orthonormal basis), where w0·G is the diagonal
 w0·Λ, so A·p = (w0·Λ + λ) ∘ p + Σ_obs (w − w0) (ŷ_i·p) ŷ_i costs O(m·k), not
 O(k² + m·k). The row's factors are gathered once into a local block that every
-step reuses.
+step reuses. w − w0 may be negative (confidence "total", whose observed weight
+alpha·|r|·ρκ replaces w0): nothing here takes its root, and A = Σ_all w y yᵀ + λI
+stays positive semi-definite, every total weight being ≥ 0.
 
 Every dot product is an explicit vector reduction in a fixed order (simd.row_dot,
 simd.rows4_dot), and the kernel is compiled without the `reassoc` fast-math flag:

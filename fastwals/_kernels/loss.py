@@ -9,7 +9,7 @@ where p = x_u·y_i. Everything accumulates in float64 whatever the factor dtype.
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH, observed_weight
+from ._common import CONF_TOTAL, FASTMATH, observed_weight
 
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
@@ -31,9 +31,9 @@ def observed_loss_rows(indptr, indices, values, X, Y, reg, w0, alpha, conf_kind,
             p = 0.0
             for a in range(k):
                 p += np.float64(X[u, a]) * np.float64(Y[i, a])
-            w = w0 + observed_weight(r, alpha, conf_kind, epsilon, np.float64(rw),
-                                     np.float64(col_weights[i]))
-            t = r if explicit else 1.0
+            w = observed_weight(r, w0, alpha, conf_kind, epsilon, np.float64(rw),
+                                np.float64(col_weights[i]))[1]
+            t = r if explicit else (0.0 if conf_kind == CONF_TOTAL and not r > 0 else 1.0)
             s += w * (t - p) * (t - p) - w0 * p * p
         out[u] = s
 

@@ -10,8 +10,9 @@ G = Q Λ Qᵀ (the caller passes Ŷ = Y Q and receives x̂ = Qᵀ x), where the 
 part of every A is the diagonal D_u = w0·Λ + λ_u I.
 
 - Rows with many observations (m > dual_max): A = D_u + Ŷ_uᵀ C Ŷ_u is built by
-  one BLAS syrk per batch of gathered rows (scaled by √(w − w0), never negative:
-  validated weights and confidences are ≥ 0) and solved by LAPACK posv.
+  one BLAS syrk per batch of gathered rows (scaled by √(w − w0), so w ≥ w0 here:
+  true of every confidence but "total", where w = alpha·|r|·ρκ may fall below w0)
+  and solved by LAPACK posv.
 - Rows with few (m ≤ dual_max, about 0.9·k): the Woodbury identity. With
   W = C^(1/2) Ŷ_u D^(-1/2) (m × k), D^(-1/2) A D^(-1/2) = I + WᵀW and
   (I + WᵀW)⁻¹ = I − Wᵀ S⁻¹ W, S = I + W Wᵀ only m × m (eigenvalues ≥ 1), so

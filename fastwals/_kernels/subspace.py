@@ -5,7 +5,8 @@ Each row's factors are improved one block B of `block_size` consecutive
 dimensions at a time, the others held fixed. The kernel works in the
 eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and X in, as for CG),
 where w0·G is the diagonal w0·Λ, so with d = w0·Λ + λ and the row's observed
-factors gathered once, scaled, as W (w_q = √(w − w0)·ŷ_q):
+factors gathered once, scaled, as W (w_q = √(w − w0)·ŷ_q, so w ≥ w0 here: true of
+every confidence but "total", where w = alpha·|r|·ρκ may fall below w0):
 
     H_B = diag(d_B) + W_Bᵀ W_B,   g_B = d_B ∘ x_B + W_Bᵀ r − b_B,   x_B −= H_B⁻¹ g_B
 
