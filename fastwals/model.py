@@ -24,6 +24,10 @@ class WALS:
     (f from ``confidence``: "linear" r, "log" log(1 + r/epsilon), "constant" 1;
     ρ, κ = ``row_weights``, ``col_weights``), t_ui = 1 for ``feedback="implicit"``
     or r_ui for ``"explicit"``, and λ_u = regularization·(n_u + w0·n_items)^reg_exponent.
+    ``confidence="total"`` (implicit feedback only) makes alpha·|r_ui|·ρ_u·κ_i the whole
+    observed weight, replacing w0 rather than added to it (it may be below w0), with
+    t_ui = 1 for r_ui > 0 and 0 for r_ui < 0: with w0 = 1 this is implicit's ALS
+    objective (confidence alpha·r, λ unscaled when reg_exponent = 0).
 
     ``solver``: "cholesky" solves each row exactly; "cg" takes ``cg_steps``
     conjugate-gradient steps per row from the current factors; "subspace" is
