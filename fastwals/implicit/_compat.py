@@ -18,9 +18,13 @@ import scipy.sparse as sp
 class ParameterWarning(Warning):
     """An input that works but is not what implicit's API expects (non-CSR input)."""
 
+    __module__ = "fastwals.implicit"
+
 
 class ModelFitError(FloatingPointError):
     """The fit produced factors that are NaN or infinite."""
+
+    __module__ = "fastwals.implicit"
 
 
 @functools.cache

@@ -47,8 +47,9 @@ def topk(Q, Y, N, exclude=None, banned=None):
     for row in np.flatnonzero(~filled.all(axis=1)):
         kept = int(filled[row].sum())
         tail = _filtered(exclude, banned, row)
-        if N < n:
-            tail = tail[tail < N][: N - kept]
+        if N < n:  # of the heap's initial fill (the first N columns), the highest stay
+            tail = tail[tail < N]
+            tail = tail[tail.size - (N - kept):]
         out_ids[row, kept:kept + tail.size] = tail[::-1]
         out_scores[row, kept:kept + tail.size] = neg_max(Q.dtype)
     return out_ids, out_scores

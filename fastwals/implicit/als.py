@@ -10,7 +10,6 @@ use_cg=True is fastwals's CG solver (cg_steps=3), use_cg=False its exact one.
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import WALS, foldin
 from .._threads import compute_threads
@@ -229,14 +228,12 @@ class AlternatingLeastSquares:
 
     def recommend_all(self, user_items, N=10, recalculate_user=False,
                       filter_already_liked_items=True, filter_items=None, users_items_offset=0):
-        """Deprecated in implicit: the ids of :meth:`recommend` for every row."""
+        """Deprecated in implicit: the ids of :meth:`recommend` for every row of
+        user_items, row i being user users_items_offset + i (implicit's own
+        offset path raises: it pads the rows it then counts)."""
         warnings.warn("recommend_all is deprecated. Use recommend with an array of userids "
                       "instead", DeprecationWarning, stacklevel=2)
         userids = np.arange(user_items.shape[0]) + users_items_offset
-        if users_items_offset:
-            user_items = sp.vstack([sp.csr_matrix((users_items_offset, user_items.shape[1]),
-                                                  dtype=user_items.dtype),
-                                    user_items]).tocsr()
         ids, _ = self.recommend(userids, user_items, N=N,
                                 filter_already_liked_items=filter_already_liked_items,
                                 filter_items=filter_items, recalculate_user=recalculate_user)
