@@ -30,6 +30,7 @@ def topk(Q, Y, N, exclude=None, banned=None):
     filtered per query; banned: unique columns filtered for all.
     Runs on the current Numba threads, with BLAS capped at one thread."""
     m, n = Q.shape[0], Y.shape[0]
+    N = int(N)  # implicit's Cython `int k` truncates a float N
     if N < 0:
         raise ValueError(f"N must be >= 0, got {N}")
     if N == 0 and m:
