@@ -31,9 +31,10 @@ Theirs = implicit.cpu.als.AlternatingLeastSquares
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:implicit")
 
 
-def interactions(n_users=40, n_items=30, seed=0, negatives=0):
+def interactions(n_users=40, n_items=30, seed=0, negatives=0, zeros=0):
     """Users × items counts (csr_matrix, float32) with power-law item popularity,
-    every user and item observed; `negatives` entries made negative (dislikes)."""
+    every user and item observed; `negatives` entries made negative (dislikes),
+    `zeros` stored zeros (implicit: entries of weight 0)."""
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
     rows = np.concatenate([np.repeat(np.arange(n_users), 5), rng.integers(0, n_users, n_items)])
@@ -42,8 +43,9 @@ def interactions(n_users=40, n_items=30, seed=0, negatives=0):
     values = rng.integers(1, 5, rows.size).astype(np.float32)
     R = sp.coo_matrix((values, (rows, cols)), shape=(n_users, n_items)).tocsr()
     R.sum_duplicates()
-    if negatives:
-        R.data[rng.choice(R.nnz, negatives, replace=False)] *= -1
+    changed = rng.choice(R.nnz, negatives + zeros, replace=False)
+    R.data[changed[:negatives]] *= -1
+    R.data[changed[negatives:]] = 0
     return R
 
 
@@ -171,17 +173,21 @@ def test_refit_continues_from_the_factors(R):
 def test_callback_sees_the_model_and_implicits_loss(R):
     model = AlternatingLeastSquares(factors=5, iterations=3, alpha=2.0, random_state=0,
                                     calculate_training_loss=True)
-    calls = []
+    calls, neighbours = [], []
 
     def callback(iteration, seconds, loss):
         # the factors are in implicit's basis (consistent) while the callback runs
         expected = implicit.cpu.als.calculate_loss(R * 2.0, model.user_factors,
                                                    model.item_factors, model.regularization)
         calls.append((iteration, seconds, loss, expected))
+        neighbours.append(model.similar_items(0, N=5))  # sees this iteration's factors
 
     model.fit(R, show_progress=False, callback=callback)
     assert [c[0] for c in calls] == [0, 1, 2] and all(c[1] >= 0 for c in calls)
     np.testing.assert_allclose([c[2] for c in calls], [c[3] for c in calls], rtol=1e-5)
+    fresh = pickle.loads(pickle.dumps(model))  # nothing derived is pickled
+    assert_same(fresh.similar_items(0, N=5), model.similar_items(0, N=5), rtol=0)
+    assert not np.array_equal(neighbours[0][1], neighbours[-1][1])
 
     model.fit_callback = lambda *args: calls.append(args)  # used when no callback is given
     model.calculate_training_loss = False
@@ -308,15 +314,16 @@ def test_explain_is_implicits(pair):
     assert again[0] == pytest.approx(theirs.explain(user, R, itemid=3, N=2)[0], rel=1e-9)
 
 
-def test_recalculate_and_partial_fit_are_implicits(R, pair):
+def test_recalculate_and_partial_fit_are_implicits(R):
     theirs, ours = fitted_pair(R, dtype=np.float64, alpha=2.0)
     for call in (lambda m: m.recalculate_user(4, R[4]),
                  lambda m: m.recalculate_user([4, 9], R[[4, 9]]),
                  lambda m: m.recalculate_item(2, R.T.tocsr()[2])):
         np.testing.assert_allclose(call(ours), call(theirs), rtol=1e-9, atol=1e-12)
     # ids past the end grow the model, gaps as zero rows; a row narrower than
-    # the grown model reads as padded
+    # the grown model reads as padded. similar_* see the changed factors.
     for model in (theirs, ours):
+        model.similar_items(3), model.similar_users(0)
         model.partial_fit_users([0, 45], R[[1, 2]])
         model.partial_fit_items([33], R.T.tocsr()[[5]])
         model.partial_fit_users([46], R[[3]])
@@ -324,6 +331,8 @@ def test_recalculate_and_partial_fit_are_implicits(R, pair):
     np.testing.assert_allclose(ours.user_factors, theirs.user_factors, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ours.item_factors, theirs.item_factors, rtol=1e-9, atol=1e-12)
     assert_same(theirs.recommend(46, R[3], N=5), ours.recommend(46, R[3], N=5), rtol=1e-9)
+    assert_same(theirs.similar_items(33, N=5), ours.similar_items(33, N=5), rtol=1e-9)
+    assert_same(theirs.similar_users(0, N=5), ours.similar_users(0, N=5), rtol=1e-9)
 
 
 def test_deprecated_methods_are_implicits(R, pair):

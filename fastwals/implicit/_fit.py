@@ -77,12 +77,14 @@ def fit(model, user_items, params, show_progress, callback):
                 callback = callback or model.fit_callback
                 if callback:
                     basis.undo(threads)
+                    model._changed()
                     callback(iteration, time.time() - start, loss)
         except FloatingPointError as e:
             raise flavoured(ModelFitError, "implicit.recommender_base", "ModelFitError")(
                 f"NaN encountered in factors: {e}") from e
         finally:
             basis.undo(threads)
+            model._changed()  # the factors changed in place: forget what was derived
     if loss is not None:
         log.info("Final training loss %.4f", loss)
 

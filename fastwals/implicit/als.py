@@ -118,6 +118,7 @@ class AlternatingLeastSquares:
         self.item_factors = self._partial_fit("item", itemids, item_users, self.item_factors)
 
     def _partial_fit(self, side, ids, rows, F):
+        self._changed()
         name = "user_items" if side == "user" else "item_users"
         if len(ids) != rows.shape[0]:
             raise ValueError(f"{name} must contain 1 row for every {side} in {side}ids")
@@ -180,18 +181,17 @@ class AlternatingLeastSquares:
                              users, "user")
 
     def _similar(self, factor, F, N, filter_ids, subset, what):
-        norms = _norms(F)
+        unit = self._unit_rows(F, what)
         norm = _norms(factor)
         if subset is not None:
             if filter_ids:
                 raise ValueError(f"Can't set both {what}s and filter_{what}s in "
                                  f"similar_{what}s call")
             subset = np.array(subset)
-            F, norms = F[subset], norms[subset]
-            if subset.max() >= self._n(what) or subset.min() < 0:
+            unit = unit[subset]
+            if subset.max() >= F.shape[0] or subset.min() < 0:
                 raise IndexError(f"Some {what}ids in the {what}s parameter are not in the model")
-        query = factor / norm[..., None]
-        ids, scores = self._topk(query, F / norms[:, None], N, None, filter_ids)
+        ids, scores = self._topk(factor / norm[..., None], unit, N, None, filter_ids)
         # implicit divides the filtered items' -FLT_MAX by the query's norm too
         filtered = scores == _topk.neg_max(scores.dtype)
         with np.errstate(over="ignore"):
@@ -200,8 +200,23 @@ class AlternatingLeastSquares:
             ids = subset[ids]
         return ids, scores
 
-    def _n(self, what):
-        return (self.item_factors if what == "item" else self.user_factors).shape[0]
+    def _unit_rows(self, F, what):
+        """F's rows over their norms (zero rows stay zero), kept while F is the
+        model's array and no fit changes it: a loop of similar_items calls
+        normalises once (implicit likewise keeps its norms)."""
+        cache = self.__dict__.setdefault("_unit", {})
+        if what not in cache or cache[what][0] is not F:
+            cache[what] = (F, F / _norms(F)[:, None])
+        return cache[what][1]
+
+    def _changed(self):
+        """Forget what was derived from the factors (fit and partial_fit change them)."""
+        self.__dict__.pop("_unit", None)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_unit", None)  # derived data, not pickled
+        return state
 
     def _topk(self, query, Y, N, exclude, banned):
         """implicit's topk of the query factors (one row or a matrix) against Y."""
