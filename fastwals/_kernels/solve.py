@@ -10,15 +10,17 @@ G = Q Λ Qᵀ (the caller passes Ŷ = Y Q and receives x̂ = Qᵀ x), where the 
 part of every A is the diagonal D_u = w0·Λ + λ_u I.
 
 - Rows with many observations (m > dual_max): A = D_u + Ŷ_uᵀ C Ŷ_u is built by
-  one BLAS syrk per batch of gathered rows (scaled by √(w − w0), so w ≥ w0 here:
-  true of every confidence but "total", where w = alpha·|r|·ρκ may fall below w0)
-  and solved by LAPACK posv.
+  one BLAS syrk per batch of gathered rows (scaled by √|w − w0|) and solved by
+  LAPACK posv. With confidence "total", whose weight alpha·|r|·ρκ may fall below
+  w0, the observations with w < w0 are gathered at the back of the batch and
+  subtracted by a second syrk (alpha = beta = −1 on −A: A − Z_negᵀ Z_neg).
 - Rows with few (m ≤ dual_max, about 0.9·k): the Woodbury identity. With
   W = C^(1/2) Ŷ_u D^(-1/2) (m × k), D^(-1/2) A D^(-1/2) = I + WᵀW and
   (I + WᵀW)⁻¹ = I − Wᵀ S⁻¹ W, S = I + W Wᵀ only m × m (eigenvalues ≥ 1), so
   x̂ = D^(-1/2) (I − Wᵀ S⁻¹ W) D^(-1/2) b̂ in m²k + m³/3 flops instead of
   m·k² + k³/3. Used only while ‖W‖²_F stays under `dual_norm_bound`, beyond
-  which its rounding could exceed the direct solve's; other rows go direct.
+  which its rounding could exceed the direct solve's, and only when every
+  w ≥ w0 (C^(1/2) must be real); other rows go direct.
 
 No validation here: the caller passes clean arrays and scalars all of the factor
 dtype (a float64 scalar would silently promote the float32 inner loops).
@@ -34,19 +36,43 @@ from .lapack import posv, posv_lower, syrk, syrk_lower
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
             col_weights, Z, b):
-    """Z[q] = √(w − w0)·ŷ_i for the row's observations lo..lo+m, and b += Σ w·t·ŷ_i."""
+    """Z[j] = √|w − w0|·ŷ_i for the row's observations lo..lo+m, those with w ≥ w0
+    from the front (in order), those with w < w0 (only confidence "total") from the
+    back; b += Σ w·t·ŷ_i. Returns n: Z[:n] is to be added to A, Z[n:m] subtracted."""
     k = Yh.shape[1]
+    front = 0
+    back = m
     for q in range(m):
         if q + PREFETCH_AHEAD < m:
             prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
         i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind, epsilon,
                                    explicit, rw, col_weights)
-        s = np.sqrt(extra)
+        if extra >= 0.0:
+            s = np.sqrt(extra)
+            j = front
+            front += 1
+        else:  # also NaN, which stays NaN
+            s = np.sqrt(-extra)
+            back -= 1
+            j = back
         y = Yh[i]
-        z = Z[q]
+        z = Z[j]
         for a in range(k):
             z[a] = s * y[a]
             b[a] += wt * y[a]
+    return front
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _add_gathered(A, Z, n, m, work, ones, minus_ones):
+    """A's lower triangle += Z[:n]ᵀ Z[:n] − Z[n:m]ᵀ Z[n:m] (as _gather left them)."""
+    if n > 0:
+        syrk_lower(A, Z, n, work, ones)
+    if n < m:  # BLAS gives C ← −ZᵀZ − C: on C = −A, that is A − ZᵀZ
+        for a in range(A.shape[0]):
+            for j in range(a + 1):
+                A[a, j] = -A[a, j]
+        syrk_lower(A, Z[n:], m - n, work, minus_ones)
 
 
 # below this order the Woodbury system is formed and solved by our own loops:
@@ -171,6 +197,7 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
     c whose system was not positive definite, or -1."""
     k = Yh.shape[1]
     batch = Z_scratch.shape[1]
+    minus_ones = -ones
     for th in prange(A_scratch.shape[0]):
         A = A_scratch[th]
         b = b_scratch[th]
@@ -200,20 +227,22 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                     positive &= d[a] > 0.0
                     b[a] = 0.0
                 if m <= dual_max and positive:
-                    _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
-                            col_weights, Z, b)
-                    status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
+                    n = _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon,
+                                explicit, rw, col_weights, Z, b)
+                    status = 0  # Woodbury only when no weight is below w0
+                    if n == m:
+                        status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
                     if status == 0:  # direct path, reusing the gathered block
                         _set_diagonal(A, d)
-                        syrk_lower(A, Z, m, wk, ones)
+                        _add_gathered(A, Z, n, m, wk, ones, minus_ones)
                         status = 1 if posv_lower(A, b, wk) == 0 else -1
                 else:
                     _set_diagonal(A, d)
                     for start in range(lo, hi, batch):
                         mb = min(batch, hi - start)
-                        _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,
-                                explicit, rw, col_weights, Z, b)
-                        syrk_lower(A, Z, mb, wk, ones)
+                        n = _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,
+                                    explicit, rw, col_weights, Z, b)
+                        _add_gathered(A, Z, n, mb, wk, ones, minus_ones)
                     status = 1 if posv_lower(A, b, wk) == 0 else -1
                 if status == 1:
                     for a in range(k):
