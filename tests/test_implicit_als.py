@@ -123,29 +123,29 @@ def test_initial_factors_are_implicits(R, dtype, random_state):
         np.testing.assert_array_equal(b, a)
 
 
-@pytest.mark.parametrize("use_cg, alpha, atol", [
-    (False, 3.0, 1e-11), (True, 3.0, 1e-6),
-    # alpha·r < 1: an observed entry weighs less than an unobserved one
-    pytest.param(False, 0.3, 1e-11, marks=pytest.mark.xfail(
-        raises=fastwals.implicit.ModelFitError, strict=True,
-        reason="fastwals's kernels do not yet take 'total' weights below 1"))])
-def test_fit_gives_implicits_factors(use_cg, alpha, atol):
-    # float64: the exact solver agrees to rounding; implicit's CG takes λ as a
-    # float32, hence the wider tolerance there. Negative entries included.
-    R = interactions(negatives=12)
+@pytest.mark.parametrize("use_cg", [False, True])
+@pytest.mark.parametrize("alpha", [3.0, 0.3])  # 0.3·r < 1: weights below the unobserved 1
+def test_fit_gives_implicits_factors(use_cg, alpha):
+    # float64: the confidences alpha·r are float32 in both, CG's λ too; the
+    # exact solver agrees to 1e-11, CG (3 steps from the last factors, its
+    # rounding carried over the iterations) to 1e-8. Negative entries and
+    # stored zeros (weight 0 in implicit, not unobserved) included.
+    R = interactions(negatives=12, zeros=15)
     params = dict(factors=6, iterations=5, regularization=0.1, alpha=alpha, use_cg=use_cg,
                   dtype=np.float64, random_state=1)
     theirs, ours = Theirs(**params), AlternatingLeastSquares(**params)
     theirs.fit(R, show_progress=False)
     ours.fit(R, show_progress=False)
-    np.testing.assert_allclose(ours.user_factors, theirs.user_factors, atol=atol)
-    np.testing.assert_allclose(ours.item_factors, theirs.item_factors, atol=atol)
+    atol = 1e-8 if use_cg else 1e-11
+    np.testing.assert_allclose(ours.user_factors, theirs.user_factors, rtol=0, atol=atol)
+    np.testing.assert_allclose(ours.item_factors, theirs.item_factors, rtol=0, atol=atol)
 
 
-def test_float32_fit_reaches_implicits_loss(R):
+@pytest.mark.parametrize("alpha", [2.0, 0.4])
+def test_float32_fit_reaches_implicits_loss(R, alpha):
     losses = {}
     for cls in (Theirs, AlternatingLeastSquares):
-        model = cls(factors=8, iterations=6, regularization=0.1, alpha=2.0, random_state=0,
+        model = cls(factors=8, iterations=6, regularization=0.1, alpha=alpha, random_state=0,
                     calculate_training_loss=True)
         seen = []
         model.fit(R, show_progress=False, callback=lambda it, s, loss: seen.append(loss))
@@ -196,7 +196,7 @@ def test_callback_sees_the_model_and_implicits_loss(R):
 
 
 def test_calculate_loss_is_implicits():
-    R = interactions(negatives=10)
+    R = interactions(negatives=10, zeros=10)
     rng = np.random.default_rng(4)
     X = rng.standard_normal((R.shape[0], 5)).astype(np.float32)
     Y = rng.standard_normal((R.shape[1], 5)).astype(np.float32)
@@ -314,7 +314,8 @@ def test_explain_is_implicits(pair):
     assert again[0] == pytest.approx(theirs.explain(user, R, itemid=3, N=2)[0], rel=1e-9)
 
 
-def test_recalculate_and_partial_fit_are_implicits(R):
+def test_recalculate_and_partial_fit_are_implicits():
+    R = interactions(zeros=20)  # stored zeros: weight-0 entries in the fold-in too
     theirs, ours = fitted_pair(R, dtype=np.float64, alpha=2.0)
     for call in (lambda m: m.recalculate_user(4, R[4]),
                  lambda m: m.recalculate_user([4, 9], R[[4, 9]]),

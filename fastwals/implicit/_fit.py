@@ -1,6 +1,6 @@
 """implicit's ALS fit, on fastwals's half-sweeps.
 
-As implicit's fit: confidences C = alpha·R read as float32; factors drawn
+As implicit's fit: confidences C = alpha·R in float32; factors drawn
 uniform in [0, 0.01) from numpy's default_rng(random_state), users then items,
 and only where the model has none (a refit continues from the current
 factors); each iteration solves the users, then the items; after each,
@@ -24,6 +24,7 @@ from .._threads import compute_threads
 from .._validation import as_csr
 from ._compat import ModelFitError, check_csr, flavoured
 from ._loss import Normaliser
+from ._rows import confidences
 
 log = logging.getLogger("fastwals.implicit")
 
@@ -39,10 +40,12 @@ def generator(random_state):
 
 def fit(model, user_items, params, show_progress, callback):
     """Fit `model` (fastwals.implicit's ALS) in place; params: its validated
-    fastwals parameters (confidence "total", solver, threads)."""
+    fastwals parameters (confidence "total", alpha 1 on the confidences
+    computed here, solver, threads)."""
     rng = generator(model.random_state)
     dtype = params["dtype"]
-    csr = as_csr(check_csr(user_items), dtype=np.float32, name="user_items", allow_empty=True)
+    csr = as_csr(confidences(check_csr(user_items), model.alpha), dtype=np.float32,
+                 name="user_items", allow_empty=True)
     if dtype != np.float32:
         csr = csr.astype(dtype)
     n_users, n_items = csr.shape
@@ -55,7 +58,7 @@ def fit(model, user_items, params, show_progress, callback):
     Y = model.item_factors = _continued(model.item_factors, (n_items, k), dtype, "item_factors")
 
     problem = _problem.build(csr, params, np.ones(n_users, dtype), np.ones(n_items, dtype))
-    normalise = Normaliser(csr, params["alpha"]) if model.calculate_training_loss else None
+    normalise = Normaliser(csr) if model.calculate_training_loss else None
     basis = _Basis(X, Y)
     loss = None
     threads = params["n_threads"]

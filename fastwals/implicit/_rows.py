@@ -53,3 +53,18 @@ def one_row_each(X, ids, name, what):
     if X.shape[0] != count:
         raise ValueError(f"{name} must contain 1 row for every {what} in {what}ids "
                          f"(got {X.shape[0]} rows for {count} ids)")
+
+
+
+def confidences(X, alpha):
+    """implicit's confidences C = alpha·X of CSR X, as a new CSR array.
+
+    As implicit: the values are read as float32 and multiplied by alpha in
+    float32 (so that float64 models see the same confidences). A stored
+    zero, or a zero product, is an entry of confidence 0 to implicit: weight
+    0, the pair left out of the objective; fastwals would drop it as
+    unobserved (weight 1, target 0). The smallest negative subnormal survives
+    that, and confidence "total" gives it weight |c| ≈ 0 and target 0."""
+    data = (np.asarray(X.data, dtype=np.float32) * alpha).astype(np.float32, copy=False)
+    data[data == 0] = -np.finfo(np.float32).smallest_subnormal
+    return sp.csr_array((data, X.indices, X.indptr), shape=X.shape)

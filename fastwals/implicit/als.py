@@ -70,13 +70,16 @@ class AlternatingLeastSquares:
                              f"are: (numpy.float32, numpy.float64)")
         return check_params(self._wals().get_params())
 
-    def _wals(self, pair=None):
-        """A fastwals WALS with this model's objective, holding `pair` (users,
-        items) as its factors: fastwals's fold-in reads them there."""
-        model = WALS(self.factors, iterations=self.iterations,
-                     regularization=self.regularization, alpha=self.alpha,
+    def _wals(self, pair=None, solver=None):
+        """A fastwals WALS with this model's objective on confidences alpha·r
+        computed beforehand (_rows.confidences: its alpha is 1), holding `pair`
+        (users, items) as its factors: fastwals's fold-in reads them there."""
+        solver = solver or ("cg" if self.use_cg else "cholesky")
+        # implicit's CG reads λ as a float32
+        reg = float(np.float32(self.regularization)) if solver == "cg" else self.regularization
+        model = WALS(self.factors, iterations=self.iterations, regularization=reg, alpha=1.0,
                      unobserved_weight=1.0, confidence="total", reg_exponent=0.0,
-                     solver="cg" if self.use_cg else "cholesky", cg_steps=self.cg_steps,
+                     solver=solver, cg_steps=self.cg_steps,
                      dtype=self.dtype, n_threads=n_threads(self.num_threads))
         if pair is not None:
             model.user_factors_, model.item_factors_ = pair
@@ -101,10 +104,10 @@ class AlternatingLeastSquares:
         if self.user_factors is None or self.item_factors is None:
             raise ValueError(f"recalculate_{side} needs a fitted model; call fit first")
         self._params()  # implicit's errors for a bad dtype first
-        wals = self._wals((self.user_factors, self.item_factors))
+        wals = self._wals((self.user_factors, self.item_factors), "cholesky")
         other = self.item_factors if side == "user" else self.user_factors
         name = "user_items" if side == "user" else "item_users"
-        rows = _rows.widened(rows, other.shape[0], name)
+        rows = _rows.confidences(_rows.widened(rows, other.shape[0], name), self.alpha)
         solved = foldin.solve_rows(wals, side, rows, name=name)
         return solved[0] if np.isscalar(ids) else solved
 
