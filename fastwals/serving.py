@@ -92,7 +92,9 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
     # rounds over doubling item ranges: users done after a round drop out, and
     # the rest are re-sorted by how many items their bound says they may still
     # need, so that the users of a tile tend to finish together
-    users, start, stop = np.arange(m), 0, first
+    # unsorted items (few users, or AUC) leave no bound to stop early by: one
+    # round over every item instead of log2(n / first) rounds
+    users, start, stop = np.arange(m), 0, (first if prepared else n)
     while users.size:
         run(users, start, stop)
         if stop == n:

@@ -24,7 +24,7 @@ BAD_PARAMS = [
     (dict(unobserved_weight=-1), ValueError, r"unobserved_weight must be a finite number >= 0"),
     (dict(reg_exponent=-1), ValueError, r"reg_exponent must be a finite number >= 0"),
     (dict(epsilon=0.0), ValueError, r"epsilon must be a finite number > 0, got 0\.0"),
-    (dict(confidence="sqrt"), ValueError, r"confidence must be one of 'linear', 'log', 'constant'; got 'sqrt'"),
+    (dict(confidence="sqrt"), ValueError, r"confidence must be one of 'linear', 'log', 'constant', 'total'; got 'sqrt'"),
     (dict(feedback="ratings"), ValueError, r"feedback must be one of 'implicit', 'explicit'; got 'ratings'"),
     (dict(solver="lu"), ValueError, r"solver must be one of 'cholesky', 'cg', 'subspace'; got 'lu'"),
     (dict(cg_steps=0), ValueError, r"cg_steps must be >= 1, got 0"),
