@@ -18,6 +18,22 @@ SOLVERS = ("cholesky", "cg", "subspace")
 DTYPES = (np.float32, np.float64)
 
 
+class ComplexDataError(TypeError, ValueError):
+    """Complex input where real numbers are needed: a TypeError, as every other
+    non-real dtype raises, and a ValueError, as scikit-learn expects ("Complex
+    data not supported")."""
+
+
+def _not_real(message, dtype, name):
+    """The error (`message`) for an argument holding values of dtype `dtype`,
+    which is not real: ComplexDataError for complex values, else TypeError.
+    `name` is how the fix for complex values refers to the argument."""
+    if dtype.kind == "c":
+        return ComplexDataError(f"{message}. Complex data not supported: pass "
+                                f"numpy.real({name}) if the imaginary parts are all zero")
+    return TypeError(message)
+
+
 # ---------------------------------------------------------------- hyperparameters
 
 def check_int(name, value, low, high=None):
@@ -123,7 +139,8 @@ def check_weights(name, value, length, what, dtype):
         return np.ones(length, dtype=dtype)
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a 1-D array of real numbers, got dtype {arr.dtype}")
+        raise _not_real(f"{name} must be a 1-D array of real numbers, got dtype {arr.dtype}",
+                        arr.dtype, name)
     if arr.ndim != 1 or arr.shape[0] != length:
         raise ValueError(f"{name} must have one entry per {what}: expected shape ({length},), "
                          f"got {arr.shape}")
@@ -171,8 +188,10 @@ def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False, rows=No
         else:
             csr = _from_dense(X, name, rows)
     n_rows, n_cols = csr.shape
-    if n_rows == 0 or n_cols == 0:
-        raise ValueError(f"{name} is empty: shape {csr.shape}; need at least one row and column")
+    if n_rows == 0 or n_cols == 0:  # scikit-learn's words: rows are samples, columns features
+        what = "sample(s)" if n_rows == 0 else "feature(s)"
+        raise ValueError(f"{name} is empty: 0 {what} (shape={csr.shape}) while a minimum of 1 "
+                         f"is required; {name} needs at least one row and one column")
     if not allow_empty and (csr.nnz == 0 or not np.any(csr.data)):
         raise ValueError(f"{name} has no non-zero entries (shape {csr.shape}); "
                          f"there is nothing to factorize")
@@ -224,11 +243,17 @@ def _declared_shape(X):
     return None
 
 
-def check_shape(name, shape, rows, cols, hint=""):
-    """shape (a pair) must be (r, cols) for an r in `rows`."""
+def check_shape(name, shape, rows, cols, hint="", estimator=None):
+    """shape (a pair) must be (r, cols) for an r in `rows`. estimator: the
+    class name of a model whose n_features_in_ is `cols` (the message then says
+    so in scikit-learn's words too when the number of columns is wrong)."""
     if shape[0] not in rows or shape[1] != cols:
         expected = " or ".join(f"({r}, {cols})" for r in rows)
-        raise ValueError(f"{name} must have shape {expected}, got {tuple(shape)}{hint}")
+        sklearn = ""
+        if estimator is not None and shape[1] != cols:
+            sklearn = (f" (in scikit-learn's words, X has {shape[1]} features, but {estimator} "
+                       f"is expecting {cols} features as input)")
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(shape)}{hint}{sklearn}")
 
 
 def check_ids(name, ids, n, what):
@@ -265,9 +290,9 @@ def _from_sparse(X, name, rows):
     """(CSR of X's rows `rows` (None: all), whether its rows' indices are known to
     increase strictly (None: ask scipy)). X's index arrays are checked first."""
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+        raise _not_real(f"{name} must hold real numbers, got dtype {X.dtype}", X.dtype, name)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items), got {X.ndim}-D")
+        raise _not_2d(name, X.shape)
     if X.format == "csr":
         if rows is not None:
             return _csr_rows(X, name, rows)
@@ -290,11 +315,19 @@ def _from_dense(X, name, rows):
                         f"(rows, cols, values) tuple, got {type(X).__name__}")
     arr = np.asarray(X)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} "
-                        f"(from {type(X).__name__})")
+        raise _not_real(f"{name} must hold real numbers, got dtype {arr.dtype} "
+                        f"(from {type(X).__name__})", arr.dtype, name)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items), got shape {arr.shape}")
+        raise _not_2d(name, arr.shape)
     return sp.csr_array(arr if rows is None else arr[rows])
+
+
+def _not_2d(name, shape):
+    """The error for a matrix argument of another dimension (scikit-learn's
+    "Reshape your data" included)."""
+    fix = f": {name}.reshape(1, -1) is a single row" if len(shape) == 1 else " to 2-D"
+    return ValueError(f"{name} must be 2-D (users x items), got shape {tuple(shape)}. "
+                      f"Reshape your data{fix}")
 
 
 # ---------------------------------------------------------------- sparse structure
@@ -441,8 +474,8 @@ def _from_triplet(X, shape, name):
             raise TypeError(f"{name}: {what} must be a 1-D integer array, "
                             f"got shape {a.shape} dtype {a.dtype}")
     if vals.ndim != 1 or vals.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: values must be a 1-D array of real numbers, "
-                        f"got shape {vals.shape} dtype {vals.dtype}")
+        raise _not_real(f"{name}: values must be a 1-D array of real numbers, "
+                        f"got shape {vals.shape} dtype {vals.dtype}", vals.dtype, "values")
     if not rows.size == cols.size == vals.size:
         raise ValueError(f"{name}: rows, cols and values must have equal lengths, "
                          f"got {rows.size}, {cols.size}, {vals.size}")
@@ -496,6 +529,8 @@ def check_nonnegative(csr, confidence, name="X"):
     if neg.any():
         bad = np.flatnonzero(neg)
         row, col = _position(csr, bad[0])
-        raise ValueError(f"{name} has {bad.size} negative values (the first {csr.data[bad[0]]} "
-                         f"at row {row}, column {col}); confidence={confidence!r} needs values "
-                         f">= 0. Use confidence='constant' for signed ratings")
+        values = "value" if bad.size == 1 else "values"
+        raise ValueError(f"Negative values in data: {name} has {bad.size} {values} < 0 (the "
+                         f"first {csr.data[bad[0]]} at row {row}, column {col}); "
+                         f"confidence={confidence!r} needs values >= 0. Use "
+                         f"confidence='constant' for signed ratings")

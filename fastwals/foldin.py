@@ -26,7 +26,8 @@ def solve_rows(model, side, rows, row_weights=None, name="rows", n_rows=None):
     csr = as_csr(rows, dtype=dtype, name=name, allow_empty=True)
     check_shape(name, csr.shape, (csr.shape[0] if n_rows is None else n_rows,), n_other,
                 f": one row per id, one column per {'item' if side == 'user' else 'user'} "
-                f"of the model")
+                f"of the model",
+                estimator=type(model).__name__ if side == "user" else None)  # n_features_in_
     if p["confidence"] in ("linear", "log"):
         check_nonnegative(csr, p["confidence"], name=name)
     other_weights = p["col_weights"] if side == "user" else p["row_weights"]

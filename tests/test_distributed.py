@@ -397,7 +397,7 @@ def test_errors_name_the_argument(client, R, tmp_path):
         DistributedWALS(client, 4, worker_timeout=0).fit(R)
     with pytest.raises(ValueError, match="regularization must be a finite number >= 0"):
         DistributedWALS(client, 4, regularization=-1.0).fit(R)
-    with pytest.raises(ValueError, match="X has 1 negative values"):
+    with pytest.raises(ValueError, match="Negative values in data: X has 1 value < 0"):
         DistributedWALS(client, 4).fit(np.array([[1.0, -2.0], [0.0, 3.0]]))
     with pytest.raises(ValueError, match="X has no non-zero entries"):
         DistributedWALS(client, 4).fit(np.zeros((3, 2)))

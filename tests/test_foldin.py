@@ -193,7 +193,9 @@ def test_errors():
     with pytest.raises(ValueError, match=r"transform needs a fitted model"):
         WALS().transform(R)
     with pytest.raises(ValueError, match=r"user_items must have shape \(3, 20\), got \(3, 19\): "
-                                         r"one row per id, one column per item of the model"):
+                                         r"one row per id, one column per item of the model "
+                                         r"\(in scikit-learn's words, X has 19 features, but "
+                                         r"WALS is expecting 20 features as input\)$"):
         model.transform(R[:3, :19])
     with pytest.raises(ValueError, match=r"item_users must have shape \(1, 30\), got \(1, 20\)"):
         model.recalculate_item(R[0])
@@ -203,8 +205,9 @@ def test_errors():
         model.partial_fit_users([1, 1], R[:2])
     negative = R[:2].copy()
     negative[1, 4] = -1.0
-    with pytest.raises(ValueError, match=r"user_items has 1 negative values \(the first -1\.0 "
-                                         r"at row 1, column 4\); confidence='linear' needs"):
+    with pytest.raises(ValueError, match=r"Negative values in data: user_items has 1 value < 0 "
+                                         r"\(the first -1\.0 at row 1, column 4\); "
+                                         r"confidence='linear' needs"):
         model.transform(negative)
     with pytest.raises(ValueError, match=r"row_weights must have one entry per row of "
                                          r"user_items: expected shape \(2,\), got \(3,\)"):

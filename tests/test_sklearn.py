@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
 from fastwals import WALS
+from fastwals._validation import ComplexDataError
 from fastwals.datasets import synthetic_implicit
 from fastwals.metrics import UserSplit, ranking_metrics, ranking_scorer, split_users
 from conftest import random_ratings
@@ -41,27 +42,10 @@ def test_importing_fastwals_does_not_import_sklearn():
 
 # ---------------------------------------------------------------- check_estimator
 
-# Each check WALS fails, and why. The bad inputs behind the first six are tested
-# below (test_bad_inputs_raise_the_documented_errors): WALS refuses each one with
-# an error naming the argument and the problem; the checks fail only on the
-# wording or the type scikit-learn's own validation uses.
-WORDING = ("WALS raises ValueError as scikit-learn expects, in fastwals's wording (its "
-           "input checks, fastwals/_validation.py), not scikit-learn's phrase ")
+# Each check WALS fails, and why. The checks on bad inputs pass: fastwals's
+# messages (fastwals/_validation.py) name the argument and the fix and carry
+# scikit-learn's phrase too (test_bad_inputs_raise_errors_in_both_wordings).
 EXPECTED_FAILURES = {
-    "check_n_features_in_after_fitting":
-        WORDING + "'X has 1 features, but WALS is expecting 4 features as input' (transform "
-        "says 'user_items must have shape (15, 4), got (15, 1)')",
-    "check_estimators_empty_data_messages":
-        WORDING + "'0 feature(s) (shape=(12, 0)) while a minimum of 1 is required' "
-        "(fit says 'X is empty: shape (12, 0)')",
-    "check_fit2d_predict1d":
-        WORDING + "'Reshape your data' (transform says 'user_items must be 2-D')",
-    "check_positive_only_tag_during_fit":
-        WORDING + "'Negative values in data' (fit says 'X has N negative values ...; "
-        "confidence='linear' needs values >= 0')",
-    "check_complex_data":
-        "complex X raises TypeError (a dtype problem, as for every non-real dtype in fastwals), "
-        "not scikit-learn's ValueError 'Complex data not supported'",
     "check_dtype_object":
         "an object-dtype X is refused with TypeError by design (fastwals converts no "
         "Python objects element by element); scikit-learn expects object arrays of numbers "
@@ -73,15 +57,18 @@ EXPECTED_FAILURES = {
     "check_transformer_data_not_an_array":
         "the same fit_transform-versus-transform comparison as check_transformer_general",
 }
-# confidence="constant" takes signed values, so the positive-only check applies and passes
-CONSTANT_EXPECTED = {k: v for k, v in EXPECTED_FAILURES.items()
-                     if k != "check_positive_only_tag_during_fit"}
+# the checks whose bad inputs fastwals refuses in its wording and scikit-learn's both
+# (check_positive_only_tag_during_fit: linear confidence refuses negative values,
+# constant confidence takes them)
+BOTH_WORDINGS = ("check_n_features_in_after_fitting", "check_estimators_empty_data_messages",
+                 "check_fit2d_predict1d", "check_positive_only_tag_during_fit",
+                 "check_complex_data")
 
 ESTIMATORS = {
     "linear": (WALS(4, iterations=2, random_state=0), EXPECTED_FAILURES),
     "constant-explicit-float64": (WALS(3, iterations=2, regularization=0.1,
                                        confidence="constant", feedback="explicit",
-                                       dtype=np.float64, random_state=0), CONSTANT_EXPECTED),
+                                       dtype=np.float64, random_state=0), EXPECTED_FAILURES),
 }
 
 
@@ -101,29 +88,63 @@ def test_check_estimator(name):
     # strict: every expected failure still fails (a fixed one must leave the list)
     for check in expected:
         assert statuses.get(check) == {"xfail"}, (check, statuses.get(check))
+    for check in BOTH_WORDINGS:
+        assert statuses.get(check) == {"passed"}, (check, statuses.get(check))
     skipped = {c for c, s in statuses.items() if "skipped" in s}
     assert skipped <= {"check_array_api_input"}, skipped  # needs SCIPY_ARRAY_API
     assert sum("passed" in s for s in statuses.values()) >= 30
 
 
-def test_bad_inputs_raise_the_documented_errors():
-    """The behaviour behind the expected failures above: refused, with fastwals's errors."""
+def test_bad_inputs_raise_errors_in_both_wordings():
+    """The errors behind check_n_features_in_after_fitting, check_fit2d_predict1d,
+    check_estimators_empty_data_messages, check_positive_only_tag_during_fit and
+    check_complex_data: fastwals's message (the argument, what it got, the fix)
+    holding scikit-learn's phrase, with the exception type each check expects."""
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(15, 4))
     model = WALS(3, iterations=2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match=r"user_items must have shape \(15, 4\)"):
+    with pytest.raises(ValueError, match=r"^user_items must have shape \(15, 4\), got \(15, 1\): "
+                                         r"one row per id, one column per item of the model "
+                                         r"\(in scikit-learn's words, X has 1 features, but WALS "
+                                         r"is expecting 4 features as input\)$"):
         model.transform(X[:, [1]])
-    with pytest.raises(ValueError, match="must be 2-D"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but WALS is expecting 4 features"):
+        model.recalculate_user(X[0, :3])
+    with pytest.raises(ValueError, match=r"X has 3 features, but WALS is expecting 4 features"):
+        model.partial_fit_users([0], X[:1, :3])
+    # the phrase is about n_features_in_ (the items): not for rows over users, nor for a
+    # wrong number of rows
+    for call in (lambda: model.recalculate_item(X[:3, 0]),
+                 lambda: model.partial_fit_users([0, 1], X[:3])):
+        with pytest.raises(ValueError, match="must have shape") as info:
+            call()
+        assert "features" not in str(info.value)
+    with pytest.raises(ValueError, match=r"^user_items must be 2-D \(users x items\), got shape "
+                                         r"\(4,\)\. Reshape your data: user_items\.reshape\(1, "
+                                         r"-1\) is a single row$"):
         model.transform(X[0])
-    for empty in (np.empty((0, 3)), np.empty((12, 0))):
-        with pytest.raises(ValueError, match="X is empty"):
+    for empty, what in ((np.empty((0, 3)), r"0 sample\(s\) \(shape=\(0, 3\)\)"),
+                        (np.empty((12, 0)), r"0 feature\(s\) \(shape=\(12, 0\)\)")):
+        with pytest.raises(ValueError, match=rf"^X is empty: {what} while a minimum of 1 is "
+                                             rf"required; X needs at least one row and one "
+                                             rf"column$"):
             WALS(3).fit(empty)
-    with pytest.raises(ValueError, match="negative values"):
+    with pytest.raises(ValueError, match=r"^Negative values in data: X has 28 values < 0 \(the "
+                                         r"first -0\.23\d* at row 0, column 1\); "
+                                         r"confidence='linear' needs values >= 0\. Use "
+                                         r"confidence='constant' for signed ratings$"):
         WALS(3).fit(X - 0.5)
-    with pytest.raises(TypeError, match="real numbers, got dtype complex128"):
-        WALS(3).fit(X + 1j)
-    with pytest.raises(TypeError, match="real numbers, got dtype object"):
+    WALS(3, iterations=1, confidence="constant").fit(X - 0.5)  # signed values: accepted
+    for complex_X, source in ((X + 1j, r" \(from ndarray\)"), (sp.csr_array(X + 1j), "")):
+        for error in (ComplexDataError, TypeError, ValueError):
+            with pytest.raises(error, match=rf"^X must hold real numbers, got dtype "
+                                            rf"complex128{source}\. Complex data not supported: "
+                                            rf"pass numpy\.real\(X\) if the imaginary parts "
+                                            rf"are all zero$"):
+                WALS(3).fit(complex_X)
+    with pytest.raises(TypeError, match="real numbers, got dtype object") as info:
         WALS(3).fit(X.astype(object))
+    assert not isinstance(info.value, ValueError)
     X_nan = X.copy()
     X_nan[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):

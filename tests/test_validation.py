@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastwals import WALS
+from fastwals._validation import ComplexDataError
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ BAD_PARAMS = [
     (dict(row_weights=[1, 1, -1, 1]), ValueError, r"row_weights must be finite and >= 0; 1 entries are not, the first at index 2"),
     (dict(col_weights=[1, np.nan, 1]), ValueError, r"col_weights must be finite and >= 0; 1 entries are not, the first at index 1"),
     (dict(col_weights=["a", "b", "c"]), TypeError, r"col_weights must be a 1-D array of real numbers"),
+    (dict(col_weights=[1, 1j, 1]), ComplexDataError, r"col_weights must be a 1-D array of real numbers, got dtype complex128\. Complex data not supported: pass numpy\.real\(col_weights\)"),
 ]
 
 
@@ -71,9 +73,10 @@ def test_nan_and_inf_values_are_counted_and_located():
 @pytest.mark.parametrize("confidence", ["linear", "log"])
 def test_negative_values_rejected_where_confidence_needs_them(confidence):
     X = np.array([[1.0, 0], [0, -2.0], [-1.0, 3]])
-    with pytest.raises(ValueError, match=rf"X has 2 negative values \(the first -2\.0 at row 1, "
-                                         rf"column 1\); confidence='{confidence}' needs values "
-                                         rf">= 0\. Use confidence='constant'"):
+    with pytest.raises(ValueError, match=rf"^Negative values in data: X has 2 values < 0 \(the "
+                                         rf"first -2\.0 at row 1, column 1\); "
+                                         rf"confidence='{confidence}' needs values >= 0\. Use "
+                                         rf"confidence='constant'"):
         WALS(2, confidence=confidence).fit(X)
 
 
@@ -84,15 +87,22 @@ def test_negative_ratings_allowed_with_constant_confidence():
 
 
 @pytest.mark.parametrize("X,match", [
-    (np.zeros((0, 5)), r"X is empty: shape \(0, 5\)"),
-    (sp.csr_matrix((4, 0)), r"X is empty: shape \(4, 0\)"),
+    (np.zeros((0, 5)), r"X is empty: 0 sample\(s\) \(shape=\(0, 5\)\) while a minimum of 1 is "
+                       r"required; X needs at least one row and one column"),
+    (sp.csr_matrix((4, 0)), r"X is empty: 0 feature\(s\) \(shape=\(4, 0\)\) while a minimum of 1 "
+                            r"is required"),
+    (np.zeros((0, 0)), r"X is empty: 0 sample\(s\) \(shape=\(0, 0\)\)"),
     (np.zeros((3, 4)), r"X has no non-zero entries \(shape \(3, 4\)\)"),
     (sp.csr_matrix(([0.0, 0.0], ([0, 1], [1, 2])), shape=(2, 3)), r"X has no non-zero entries"),
     (sp.coo_matrix(([1.0, -1.0], ([0, 0], [1, 1])), shape=(2, 3)), r"X has no non-zero entries"),
     (sp.csr_matrix((np.array([1.0, -1.0]), np.array([1, 1]), np.array([0, 2, 2])), shape=(2, 3)),
      r"no non-zero entries once duplicates are summed"),
-    (np.ones(5), r"X must be 2-D \(users x items\), got shape \(5,\)"),
-    (np.ones((2, 2, 2)), r"X must be 2-D"),
+    (np.ones(5), r"X must be 2-D \(users x items\), got shape \(5,\)\. Reshape your data: "
+                 r"X\.reshape\(1, -1\) is a single row"),
+    (sp.coo_array(np.ones(5)), r"X must be 2-D \(users x items\), got shape \(5,\)\. Reshape your "
+                               r"data: X\.reshape\(1, -1\)"),
+    (np.ones((2, 2, 2)), r"X must be 2-D \(users x items\), got shape \(2, 2, 2\)\. Reshape your "
+                         r"data to 2-D"),
 ])
 def test_bad_matrices(X, match):
     with pytest.raises(ValueError, match=match):
@@ -103,12 +113,24 @@ def test_bad_matrices(X, match):
     ("ratings.csv", TypeError, r"X must be a scipy\.sparse matrix, a 2-D numpy array or a \(rows, cols, values\) tuple, got str"),
     (None, TypeError, r"got NoneType"),
     (np.array([["a", "b"]]), TypeError, r"X must hold real numbers, got dtype <U1"),
-    (np.ones((2, 2), dtype=complex), TypeError, r"X must hold real numbers, got dtype complex128"),
-    (sp.csr_matrix(np.ones((2, 2), dtype=complex)), TypeError, r"X must hold real numbers"),
+    (np.ones((2, 2), dtype=complex), ComplexDataError, r"X must hold real numbers, got dtype complex128 \(from ndarray\)\. Complex data not supported: pass numpy\.real\(X\) if the imaginary parts are all zero"),
+    (sp.csr_matrix(np.ones((2, 2), dtype=complex)), ComplexDataError, r"X must hold real numbers, got dtype complex128\. Complex data not supported"),
 ])
 def test_bad_matrix_types(X, error, match):
     with pytest.raises(error, match=match):
         WALS(2).fit(X)
+
+
+def test_complex_data_error_is_both_a_type_error_and_a_value_error():
+    """Code catching TypeError (every non-real dtype) and scikit-learn's ValueError
+    ("Complex data not supported") both catch complex input."""
+    assert issubclass(ComplexDataError, TypeError) and issubclass(ComplexDataError, ValueError)
+    for error in (TypeError, ValueError):
+        with pytest.raises(error, match="Complex data not supported"):
+            WALS(2).fit(np.ones((2, 2)) + 1j)
+    with pytest.raises(TypeError) as info:  # other dtypes: TypeError only
+        WALS(2).fit(np.ones((2, 2), dtype=object))
+    assert not isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize("X,shape,error,match", [
@@ -118,6 +140,7 @@ def test_bad_matrix_types(X, error, match):
     ((np.array([0, 5]), np.array([0, 1]), np.array([1.0, 2.0])), (3, 3), ValueError, r"X: rows\[1\] = 5 is outside 0\.\.2 for shape \(3, 3\)"),
     ((np.array([0, 1]), np.array([-1, 1]), np.array([1.0, 2.0])), (3, 3), ValueError, r"X: cols\[0\] = -1 is outside"),
     ((np.array([0, 1]), np.array([0, 1]), np.array(["a", "b"])), None, TypeError, r"values must be a 1-D array of real numbers"),
+    ((np.array([0, 1]), np.array([0, 1]), np.array([1j, 2])), None, ComplexDataError, r"X: values must be a 1-D array of real numbers, got shape \(2,\) dtype complex128\. Complex data not supported: pass numpy\.real\(values\)"),
     ((np.array([0, 1]), np.array([0, 1]), np.array([1.0, 2.0])), (3,), ValueError, r"shape must be a pair of non-negative ints"),
     ((np.array([0, 1]), np.array([0, 1]), np.array([1.0, 2.0])), "3x3", TypeError, r"shape must be a pair of ints"),
 ])
