@@ -63,7 +63,7 @@ def _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit,
     return front
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _add_gathered(A, Z, n, m, work, ones, minus_ones):
     """A's lower triangle += Z[:n]ᵀ Z[:n] − Z[n:m]ᵀ Z[n:m] (as _gather left them)."""
     if n > 0:
