@@ -98,6 +98,34 @@ class _Damaged(ValueError):
     """A readable archive whose contents are wrong (the caller names the file)."""
 
 
+class _NotModel(ValueError):
+    """A readable archive that is not a fastwals model (no format tag)."""
+
+
+# what a file that is not a zip archive at all may be, by its first bytes
+_FOREIGN = [(b"\x93NUMPY", "a single .npy array"), (b"\x80", "a Python pickle"),
+            (b"PAR1", "a Parquet file"), (b"\x1f\x8b", "a gzip-compressed file")]
+
+
+def _not_a_zip(path):
+    """What to say of a file that is not a zip archive (a model is one), or None
+    when it starts like one (then it is a truncated or corrupt archive)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if head.startswith(b"PK"):
+        return None
+    kind = next((what for magic, what in _FOREIGN if head.startswith(magic)), None)
+    if not head:
+        described = "it is empty"
+    else:
+        described = f"it starts with {head!r}" + (f", like {kind}" if kind else "")
+    return (f"not a model file at all ({described}; a model is the .npz archive that "
+            f"`fastwals fit` or WALS.save writes)")
+
+
 def load(cls, path):
     """Read a model written by `save`; every problem is a ValueError naming the file."""
     path = os.fspath(path)
@@ -105,10 +133,15 @@ def load(cls, path):
         raise FileNotFoundError(f"no model file at {path!r}")
     try:
         data = _read_archive(path)
+    except _NotModel as exc:
+        raise ValueError(f"{path!r} is not a fastwals model file: {exc}") from None
     except _Damaged as exc:
         raise ValueError(f"{path!r} is a damaged fastwals model file: {exc}") from None
     except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError,
             NotImplementedError) as exc:
+        foreign = _not_a_zip(path)
+        if foreign is not None:
+            raise ValueError(f"{path!r} is not a readable fastwals model: {foreign}") from None
         raise ValueError(f"{path!r} is not a readable fastwals model: truncated, corrupt or "
                          f"not an .npz archive ({type(exc).__name__}: {exc})") from None
     _check_format(path, data)
@@ -126,6 +159,16 @@ def _read_archive(path):
     size = os.path.getsize(path)
     with zipfile.ZipFile(path) as archive:
         data = {}
+        members = [info.filename for info in archive.infolist()]
+        try:  # the format tag first: another archive is not a damaged model
+            tag = _read_member(archive, archive.getinfo("format.npy"), size)
+        except (KeyError, _Damaged):
+            tag = None
+        if not _is_tag(tag):
+            shown = ", ".join(repr(m) for m in members[:10]) + (", ..." if len(members) > 10
+                                                                 else "")
+            raise _NotModel(f"an .npz archive without the format tag {FORMAT!r} (it holds "
+                            f"{shown or 'nothing'})")
         for info in archive.infolist():
             if info.filename.endswith(".npy"):
                 data[info.filename[:-4]] = _read_member(archive, info, size)
@@ -170,11 +213,12 @@ def _describe(arr):
     return f"dtype {arr.dtype} and shape {arr.shape}"
 
 
+def _is_tag(tag):
+    return tag is not None and tag.ndim == 0 and tag.dtype.kind == "U" and tag.item() == FORMAT
+
+
 def _check_format(path, data):
-    tag = data.get("format")
-    if tag is None or tag.ndim != 0 or tag.dtype.kind != "U" or tag.item() != FORMAT:
-        raise ValueError(f"{path!r} is not a fastwals model file (an .npz archive without "
-                         f"the format tag {FORMAT!r})")
+    """The format version (_read_archive has checked the tag)."""
     version = data.get("format_version")
     if version is None or version.ndim != 0 or version.dtype.kind not in "iu":
         got = "none" if version is None else _describe(version)
