@@ -784,3 +784,69 @@ def test_lastfm_user_artists():
     assert data.users.ids.dtype == np.int64
     u, i = data.users.index(2), data.items.index(51)
     assert data.matrix[u, i] == 13883
+
+
+# ---------------------------------------------------------------- delimited text (_delimited)
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("user\titem\tplays\r\n1\t2\t3\r\n", "\t"),
+    ("1::1193::5::978300760\n1::661::3::978302109\n", "::"),
+    ("u,i,v\n1,2,3\n", ","),
+    ('u,i,v\n1,"a,b",3\n2,"c;d|e",4\n', ","),  # commas inside quotes are not counted
+    ("u;i;v\n1;2;3,5\n", ";"),  # decimal commas: not on every line
+    ("u|i|v\n1|2|3\n", "|"),
+    # "|" inside the genres (not as often on every line), "::" twice on every line
+    ("1::Toy Story (1995)::Animation|Children's|Comedy\n2::Heat (1995)::Action|Crime\n", "::"),
+])
+def test_sniff_finds_the_delimiter(text, delimiter):
+    from fastwals._delimited import sniff
+
+    assert sniff(text.encode(), True) == (delimiter, None)
+    # a sample cut in the middle of a line: the cut line is not counted
+    assert sniff(text.encode() + b"9,9", False) == (delimiter, None)
+
+
+def test_sniff_says_why_it_cannot_tell():
+    from fastwals._delimited import sniff
+
+    assert sniff(b"", True) == (None, "it is empty")
+    assert sniff(b"  \n\n", True) == (None, "it is empty")
+    assert sniff(b"x" * 100, False) == (None, "its first 64 KiB hold no complete line")
+    delimiter, why = sniff(b"u\ti,v\n1\t2,3\n", True)
+    assert delimiter is None and why.startswith("its first 2 lines could be split by tab and ','")
+    delimiter, why = sniff(b"a,b\nc,d,e\n", True)
+    assert delimiter is None and why == (
+        "no delimiter occurs the same number of times on each of its first 2 lines (tried "
+        "tab, '::', ',', ';', '|'; found ',' 1 to 2 time(s) per line)")
+    delimiter, why = sniff(b"1 2\n3 4\n", True)
+    assert why.endswith("found none of them); spaces occur as often on every line: pass "
+                        "delimiter=' ' if they separate the fields")
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 1 << 20])
+def test_substituted_stream_replaces_like_one_replace(block):
+    from fastwals._delimited import Substituted
+
+    text = b"1::2::3\r\n:::a::::b:\n\n\"q::r\"::5\n" * 5 + b"last::line"
+    for n in (1, 2, 5, 64, -1):
+        stream = Substituted(pa.BufferReader(text), b"::", b"\x1f", block=block)
+        parts = []
+        while True:
+            part = stream.read(n)
+            assert len(part) <= n or n < 0
+            if not part:
+                break
+            parts.append(bytes(part))
+        assert b"".join(parts) == text.replace(b"::", b"\x1f")
+        assert stream.tell() == len(b"".join(parts))
+
+
+def test_substituted_stream_collision():
+    from fastwals._delimited import Collision, Substituted, substitute
+
+    assert substitute(b"a::b") == b"\x1f"
+    assert substitute(b"a\x1fb", b"\x1e") == b"\x1d"
+    stream = Substituted(pa.BufferReader(b"1::2\n" * 10 + b"3\x1f4\n"), b"::", b"\x1f", block=8)
+    stream.read(8)
+    with pytest.raises(Collision):
+        stream.read(-1)
