@@ -1,16 +1,19 @@
-"""The `fastwals` command line (thin: parses arguments, calls the library).
+"""The `fastwals` command line: fit WALS recommendation models on interaction
+files, write recommendations and similar items, evaluate, inspect models.
 
 Exit codes: 0 ok, 1 a data error (unreadable or bad input, a numerical
 failure), 2 a usage error (bad arguments, an output that exists without
 --overwrite, that cannot be written or that the command reads). Every usage
 error is found before any data is read. Progress goes to stderr (only on a
 terminal, never with --quiet); results go to files, summaries to stdout (JSON
-with --json).
+with --json). Errors from the library name the flags that set its parameters
+(--format tsv, not format='tsv').
 """
 
 import argparse
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -30,65 +33,171 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------- shared options
 
-HYPERPARAMETERS = [
-    # flag, WALS parameter, type, default
-    ("--factors", "factors", int, 64),
-    ("--iterations", "iterations", int, 15),
-    ("--regularization", "regularization", float, 0.01),
-    ("--alpha", "alpha", float, 1.0),
-    ("--unobserved-weight", "unobserved_weight", float, 1.0),
-    ("--confidence", "confidence", str, "linear"),
-    ("--epsilon", "epsilon", float, 1.0),
-    ("--feedback", "feedback", str, "implicit"),
-    ("--reg-exponent", "reg_exponent", float, 0.0),
-    ("--solver", "solver", str, "cholesky"),
-    ("--cg-steps", "cg_steps", int, 3),
-    ("--block-size", "block_size", int, 16),
-    ("--dtype", "dtype", str, "float32"),
-    ("--seed", "random_state", int, None),
-]
+def _hyperparameters():
+    """(flag, WALS parameter, type, default, metavar or choices, help) of every
+    hyperparameter flag; choices come from the library's own tuples."""
+    from ._validation import DTYPES, SOLVERS
+    from .weights import CONFIDENCE, FEEDBACK
+    return [
+        ("--factors", "factors", int, 64, "K", "latent dimensions per user and item"),
+        ("--iterations", "iterations", int, 15, "N",
+         "alternating sweeps (all users, then all items)"),
+        ("--regularization", "regularization", float, 0.01, "L",
+         "λ, the L2 penalty on every user's and item's factors, scaled by --reg-exponent"),
+        ("--alpha", "alpha", float, 1.0, "A",
+         "confidence scale: an observed pair weighs w0 + A·f(value), f from --confidence"),
+        ("--unobserved-weight", "unobserved_weight", float, 1.0, "W0",
+         "w0, the weight of every unobserved user-item pair, whose target is 0"),
+        ("--confidence", "confidence", str, "linear", tuple(CONFIDENCE),
+         "f(value) in the observed weight: linear value, log log(1 + value/epsilon), "
+         "constant 1; total: A·|value| is the whole weight (implicit's ALS when w0 = 1)"),
+        ("--epsilon", "epsilon", float, 1.0, "E", "the scale of --confidence log"),
+        ("--feedback", "feedback", str, "implicit", FEEDBACK,
+         "implicit: an observed pair's target is 1 (a preference); explicit: its value "
+         "(a rating)"),
+        ("--reg-exponent", "reg_exponent", float, 0.0, "P",
+         "λ of a user is L·(n + w0·items)^P, n its observed items (items alike); 0: L for all"),
+        ("--solver", "solver", str, "cholesky", SOLVERS,
+         "cholesky: each row solved exactly; cg: --cg-steps conjugate-gradient steps from "
+         "the current factors; subspace: iALS++, exact solves over --block-size dimensions "
+         "at a time"),
+        ("--cg-steps", "cg_steps", int, 3, "N",
+         "conjugate-gradient steps per row and sweep, for --solver cg"),
+        ("--block-size", "block_size", int, 16, "N",
+         "dimensions solved at a time, for --solver subspace"),
+        ("--dtype", "dtype", str, "float32", tuple(np.dtype(d).name for d in DTYPES),
+         "the floats of the factors and of the fit"),
+        ("--seed", "random_state", int, None, "N",
+         "seed of the random start; without it every run starts elsewhere"),
+    ]
 
 
-def _add_common(p):
-    p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or loss lines")
-    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+# library parameter -> the flag that sets it: errors the library raises name its
+# parameters (format='tsv'); reached through the command line they name the flags
+FLAGS = {"user_col": "--user-col", "item_col": "--item-col", "value_col": "--value-col",
+         "time_col": "--time-col", "format": "--format", "delimiter": "--delimiter",
+         "aggregate": "--aggregate", "min_value": "--min-value",
+         "min_user_interactions": "--min-user-interactions",
+         "min_item_interactions": "--min-item-interactions", "on_bad_rows": "--on-bad-rows",
+         "id_type": "--id-type", "n_threads": "--threads", "random_state": "--seed",
+         "factors": "--factors", "iterations": "--iterations",
+         "regularization": "--regularization", "alpha": "--alpha",
+         "unobserved_weight": "--unobserved-weight", "confidence": "--confidence",
+         "epsilon": "--epsilon", "feedback": "--feedback", "reg_exponent": "--reg-exponent",
+         "solver": "--solver", "cg_steps": "--cg-steps", "block_size": "--block-size",
+         "dtype": "--dtype"}
+_NAMES = "|".join(sorted(FLAGS, key=len, reverse=True))
+# name=value (a quoted text, a word or nothing), then any ", 'x'" / " or 'x'" choices
+_ASSIGNED = re.compile(rf"(?<![\w-])({_NAMES})=('[^']*'|\"[^\"]*\"|[\w.+-]+)?"
+                       rf"((?:(?:, | or )'[^']*')*)")
+# a name with an underscore anywhere; a plain word only as the subject opening the message
+_SUBJECT = re.compile(rf"(?<![\w'-])({'|'.join(n for n in FLAGS if '_' in n)})(?![\w=])"
+                      rf"|^({_NAMES})(?= (must|applies|and|is)\b)")
+
+
+def _plain_value(text):
+    """'tsv' -> tsv; a value with other characters keeps its quotes (shell-safe)."""
+    inner = text[1:-1] if text[:1] in "'\"" and len(text) >= 2 else text
+    return inner if re.fullmatch(r"[\w.+-]+", inner) else text
+
+
+def _cli_words(message):
+    """A library message in the command line's words: format='tsv' -> --format tsv,
+    on_bad_rows='skip' -> --on-bad-rows skip, min_user_interactions -> its flag."""
+    def assigned(m):
+        name, value, more = m.group(1), m.group(2), m.group(3)
+        flag = FLAGS[name]
+        if value is None:
+            return flag
+        choices = re.findall(r"(, | or )('[^']*')", more or "")
+        return f"{flag} {_plain_value(value)}" + "".join(sep + _plain_value(v)
+                                                        for sep, v in choices)
+
+    message = _ASSIGNED.sub(assigned, message)
+    return _SUBJECT.sub(lambda m: FLAGS[m.group(1) or m.group(2)], message)
+
+
+def _reworded(exc):
+    """The same kind of error (ValueError or TypeError) in the command line's words."""
+    kind = TypeError if isinstance(exc, TypeError) and not isinstance(exc, ValueError) \
+        else ValueError
+    return kind(_cli_words(str(exc)))
+
+
+def _add_common(p, loss=False):
+    g = p.add_argument_group("running")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="Numba threads (default: every core)")
+    g.add_argument("--quiet", action="store_true",
+                   help="no progress bars" + (" and no loss lines" if loss else "")
+                   + " (bars show only when stderr is a terminal)")
+    g.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object on stdout")
+    return g
 
 
 def _add_output(p, what):
-    p.add_argument("-o", "--output", required=True,
+    g = p.add_argument_group("output")
+    g.add_argument("-o", "--output", required=True, metavar="FILE",
                    help=f"{what} (written atomically: a temporary file, then a rename)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (never a file the command reads)")
+    return g
 
 
-def _add_input_columns(p, required=True):
-    p.add_argument("--user-col", required=required, help="column of user ids")
-    p.add_argument("--item-col", required=required, help="column of item ids")
-    p.add_argument("--value-col", default=None, help="column of values (default: 1 per row)")
-    p.add_argument("--time-col", default=None, help="column of timestamps (for --split time)")
-    p.add_argument("--format", choices=("csv", "tsv", "parquet"), default=None,
-                   help="input format (default: from the file extension)")
-    p.add_argument("--delimiter", default=None, help="CSV field delimiter")
-    p.add_argument("--aggregate", choices=("sum", "max", "last", "count"), default="sum",
-                   help="how duplicate user-item rows combine")
-    p.add_argument("--min-value", type=float, default=None, help="drop rows below this value")
-    p.add_argument("--min-user-interactions", type=int, default=1)
-    p.add_argument("--min-item-interactions", type=int, default=1)
-    p.add_argument("--on-bad-rows", choices=("error", "skip"), default="error")
-    p.add_argument("--id-type", choices=("auto", "str", "int"), default="auto",
+def _add_input_columns(p, title, required=True, time=False):
+    """The reading options; `time`: --time-col has a use (evaluate --split time)."""
+    g = p.add_argument_group(title)
+    g.add_argument("--user-col", required=required, metavar="COL",
+                   help="the column of user ids (its name in the header line)")
+    g.add_argument("--item-col", required=required, metavar="COL",
+                   help="the column of item ids")
+    g.add_argument("--value-col", default=None, metavar="COL",
+                   help="the column of values: plays, ratings... (default: every row counts 1)")
+    if time:
+        g.add_argument("--time-col", default=None, metavar="COL",
+                       help="the column of timestamps (numbers, date-times or ISO 8601 "
+                            "text): needed by --split time")
+    g.add_argument("--format", choices=("csv", "tsv", "parquet"), default=None,
+                   help="the format of every file (default: from each file's extension)")
+    g.add_argument("--delimiter", default=None, metavar="TEXT",
+                   help="the field separator of CSV/TSV files (default: a comma for csv, a "
+                        "tab for tsv)")
+    g.add_argument("--aggregate", choices=("sum", "max", "last", "count"), default="sum",
+                   help="how rows of the same user and item combine: sum, max, last (in "
+                        "file order) or count, the number of rows (default: sum)")
+    g.add_argument("--min-value", type=float, default=None, metavar="X",
+                   help="drop rows whose value is below X, before combining (default: "
+                        "keep every row)")
+    g.add_argument("--min-user-interactions", type=int, default=1, metavar="N",
+                   help="after combining, drop the users with fewer than N items "
+                        "(default: 1, keep every user)")
+    g.add_argument("--min-item-interactions", type=int, default=1, metavar="N",
+                   help="after combining, drop the items with fewer than N users "
+                        "(default: 1, keep every item)")
+    g.add_argument("--on-bad-rows", choices=("error", "skip"), default="error",
+                   help="a bad row (a missing id, a value that is not a number, a wrong "
+                        "number of fields) stops the run with its file and line (error) or "
+                        "is skipped and counted (skip) (default: error)")
+    g.add_argument("--id-type", choices=("auto", "str", "int"), default="auto",
                    help="how ids are read (default: auto): auto keeps integer columns as "
                         "integers (in CSV, \"007\" and \"7\" are then one id), str reads "
                         "every id as text exactly as written, int needs 64-bit integer ids")
 
 
-def _add_hyperparameters(p):
-    for flag, _, kind, default in HYPERPARAMETERS:
-        p.add_argument(flag, type=kind, default=default, help=f"(default: {default})")
+def _add_hyperparameters(p, seed=None, seed_help=None):
+    g = p.add_argument_group("model hyperparameters (as WALS takes them)")
+    for flag, _, kind, default, shown, text in _hyperparameters():
+        if flag == "--seed":
+            default, text = seed, seed_help or text
+        named = {"choices": shown} if isinstance(shown, tuple) else {"metavar": shown}
+        g.add_argument(flag, type=kind, default=default, **named,
+                       help=f"{text} (default: {'none' if default is None else default})")
 
 
 def _model_params(args):
-    params = {name: getattr(args, flag[2:].replace("-", "_")) for flag, name, _, _ in
-              HYPERPARAMETERS}
+    params = {name: getattr(args, flag[2:].replace("-", "_"))
+              for flag, name, *_ in _hyperparameters()}
     params["dtype"] = {"float32": np.float32, "float64": np.float64}.get(params["dtype"],
                                                                           params["dtype"])
     params["n_threads"] = args.threads
@@ -105,11 +214,12 @@ def _validated(params):
 
 
 def _usage(check, *args, **kwargs):
-    """check(*args, **kwargs), a library check; its ValueError/TypeError is a usage error."""
+    """check(*args, **kwargs), a library check; its ValueError/TypeError is a usage
+    error, in the command line's words."""
     try:
         return check(*args, **kwargs)
     except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_cli_words(str(exc))) from None
 
 
 def _progress(args):
@@ -118,8 +228,8 @@ def _progress(args):
 
 def _read_options(args, users=None, items=None):
     return dict(user_col=args.user_col, item_col=args.item_col, value_col=args.value_col,
-                time_col=args.time_col, format=args.format, delimiter=args.delimiter,
-                aggregate=args.aggregate, min_value=args.min_value,
+                time_col=getattr(args, "time_col", None), format=args.format,
+                delimiter=args.delimiter, aggregate=args.aggregate, min_value=args.min_value,
                 min_user_interactions=args.min_user_interactions,
                 min_item_interactions=args.min_item_interactions,
                 on_bad_rows=args.on_bad_rows, users=users, items=items,
@@ -132,8 +242,12 @@ def _check_read_options(args, users=None, items=None):
 
 
 def _read(args, path, users=None, items=None):
+    """read_interactions with the reading flags; its errors name the flags."""
     from .io import read_interactions
-    return read_interactions(path, **_read_options(args, users, items))
+    try:
+        return read_interactions(path, **_read_options(args, users, items))
+    except (ValueError, TypeError) as exc:
+        raise _reworded(exc) from None
 
 
 # ---------------------------------------------------------------- outputs
@@ -212,16 +326,25 @@ def _fit(args):
     start = time.perf_counter()
     data = _read(args, args.input)
     read_seconds = time.perf_counter() - start
+    read_line = (f"read {args.input}: {data.matrix.shape[0]:,} users × "
+                 f"{data.matrix.shape[1]:,} items, {data.matrix.nnz:,} interactions in "
+                 f"{read_seconds:.2f} s")
+    if not args.json:  # now, not after the fit
+        print(read_line, flush=True)
     params = args.params
     show_loss = args.show_loss and not args.quiet
+    bar = _progress(args)
 
     def report(iteration, seconds, loss):
         if show_loss:
-            print(f"iteration {iteration + 1:4d}  loss {loss:.6g}  {seconds:.3f} s",
-                  file=sys.stderr, flush=True)
+            line = f"iteration {iteration + 1:4d}  loss {loss:.6g}  {seconds:.3f} s"
+            if bar:  # through the bar: it is cleared, the line written, the bar redrawn
+                from tqdm import tqdm
+                tqdm.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr, flush=True)
 
-    model = WALS(**params, calculate_loss=args.show_loss, show_progress=_progress(args),
-                 callback=report)
+    model = WALS(**params, calculate_loss=args.show_loss, show_progress=bar, callback=report)
     start = time.perf_counter()
     model.fit(data)
     fit_seconds = time.perf_counter() - start
@@ -234,8 +357,6 @@ def _fit(args):
                "loss": model.loss_history_[-1] if model.loss_history_ else None,
                "read": data.report}
     _say(args, summary, [
-        f"read {args.input}: {data.matrix.shape[0]:,} users × {data.matrix.shape[1]:,} items, "
-        f"{data.matrix.nnz:,} interactions in {read_seconds:.2f} s",
         f"fit {model.n_iter_} iterations in {fit_seconds:.2f} s"
         + (f", loss {summary['loss']:.6g}" if summary["loss"] is not None else ""),
         f"wrote {args.output}"])
@@ -244,23 +365,40 @@ def _fit(args):
 
 # ---------------------------------------------------------------- recommend / similar
 
-def _ids_from_file(path, id_map, what):
-    """Raw ids, one per line (blank lines skipped), as indices of id_map."""
+def _ids_from_file(path, id_map, what, unknown="error"):
+    """Raw ids, one per line (blank lines skipped), as indices of id_map, and the
+    number of ids left out: those not in the model, with unknown="skip"."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"--{what}s file {path!r} does not exist")
     with open(path, encoding="utf-8") as f:
         lines = [(n, line.strip()) for n, line in enumerate(f, 1) if line.strip()]
+    numbers = [n for n, _ in lines]
     raw = [text for _, text in lines]
     if id_map.ids.dtype.kind in "iu":
-        raw = []
+        parsed = []
         for n, text in lines:
             try:
-                raw.append(int(text))
+                parsed.append(int(text))
             except ValueError:
-                raise ValueError(f"{path}, line {n}: {text!r} is not an integer {what} id "
-                                 f"(the model's {what} ids are integers)") from None
-        raw = np.array(raw, dtype=np.int64)
-    return id_map.index(raw)
+                if unknown == "error":
+                    raise ValueError(f"{path}, line {n}: {text!r} is not an integer {what} id "
+                                     f"(the model's {what} ids are integers)") from None
+                parsed.append(None)  # not an id of the model: left out
+        known = [k for k, v in enumerate(parsed) if v is not None]
+        index = np.full(len(parsed), -1, np.int64)
+        if known:
+            index[known] = id_map.index(np.array([parsed[k] for k in known], np.int64),
+                                        missing="ignore")
+    else:
+        index = np.asarray(id_map.index(raw, missing="ignore"), np.int64).reshape(-1)
+    bad = np.flatnonzero(index < 0)
+    if bad.size and unknown == "error":
+        k = bad[0]
+        raise ValueError(f"{path}, line {numbers[k]}: {what} id {raw[k]!r} is not in the model "
+                         f"({bad.size:,} of the {len(raw):,} ids are unknown; the model has "
+                         f"{len(id_map):,} {what}s); pass --unknown-{what}s skip to leave "
+                         f"them out")
+    return index[index >= 0], int(bad.size)
 
 
 def _id_maps(model):
@@ -318,7 +456,7 @@ def _table_kind(out):
 def _check_serving(args, reads):
     """recommend / similar: -N, --threads and the output, before any work."""
     from ._validation import check_int, check_n_threads
-    _usage(check_int, "N", args.N, 1)
+    _usage(check_int, "-N", args.N, 1)
     _usage(check_n_threads, args.threads)
     _check_output(args, {"the model": args.model, **reads})
     _table_kind(args.output)
@@ -335,7 +473,9 @@ def _chunks(args, queries, what):
     bar = None
     if _progress(args):
         from tqdm import tqdm
-        bar = tqdm(total=queries.size, desc=what, unit=" " + what, file=sys.stderr)
+        # cleared when done, as the reading and fit bars are
+        bar = tqdm(total=queries.size, desc=what, unit=" " + what, file=sys.stderr,
+                   leave=False)
     for lo in range(0, queries.size, CHUNK):
         yield queries[lo:lo + CHUNK]
         if bar is not None:
@@ -366,8 +506,8 @@ def _recommend(args):
     users_map, items_map = _id_maps(model)
     if args.exclude_seen:  # the model's id maps agree with --id-type
         _check_read_options(args, users_map, items_map)
-    queries = (np.arange(len(users_map)) if args.all
-               else _ids_from_file(args.users, users_map, "user"))
+    queries, skipped = ((np.arange(len(users_map)), 0) if args.all
+                        else _ids_from_file(args.users, users_map, "user", args.unknown_users))
     seen = None
     if args.exclude_seen:
         seen = _read(args, args.exclude_seen, users=users_map, items=items_map).matrix
@@ -382,8 +522,9 @@ def _recommend(args):
     rows = _write_rows(args, batches(), ("user", "item", "rank", "score"))
     _say(args, {"command": "recommend", "model": args.model, "output": args.output,
                 "users": int(queries.size), "rows": rows, "N": args.N,
-                "excluded_seen": args.exclude_seen},
-         [f"wrote {rows:,} recommendations for {queries.size:,} users to {args.output}"])
+                "excluded_seen": args.exclude_seen, "unknown_users_skipped": skipped},
+         [f"wrote {rows:,} recommendations for {queries.size:,} users to {args.output}"]
+         + ([f"skipped {skipped:,} unknown users of {args.users}"] if skipped else []))
     return 0
 
 
@@ -394,8 +535,8 @@ def _check_similar(args):
 def _similar(args):
     model = _serving_model(args)
     _, items_map = _id_maps(model)
-    queries = (np.arange(len(items_map)) if args.all
-               else _ids_from_file(args.items, items_map, "item"))
+    queries, skipped = ((np.arange(len(items_map)), 0) if args.all
+                        else _ids_from_file(args.items, items_map, "item", args.unknown_items))
 
     def batches():
         for chunk in _chunks(args, queries, "items"):
@@ -406,8 +547,10 @@ def _similar(args):
 
     rows = _write_rows(args, batches(), ("item", "similar_item", "rank", "score"))
     _say(args, {"command": "similar", "model": args.model, "output": args.output,
-                "items": int(queries.size), "rows": rows, "N": args.N},
-         [f"wrote {rows:,} neighbours for {queries.size:,} items to {args.output}"])
+                "items": int(queries.size), "rows": rows, "N": args.N,
+                "unknown_items_skipped": skipped},
+         [f"wrote {rows:,} neighbours for {queries.size:,} items to {args.output}"]
+         + ([f"skipped {skipped:,} unknown items of {args.items}"] if skipped else []))
     return 0
 
 
@@ -487,12 +630,13 @@ def _evaluate(args):
     summary = {"command": "evaluate", "input": args.input,
                "split": args.split or "test file", "train_nnz": int(train.nnz),
                "test_nnz": int(test.nnz), "users_evaluated": evaluated,
-               "fit_seconds": fit_seconds, "metrics": results,
+               "seed": args.seed, "fit_seconds": fit_seconds, "metrics": results,
                "params": {k: (np.dtype(v).name if k == "dtype" else v)
                           for k, v in params.items()}}
     width = max(len(k) for k in results)
     _say(args, summary, [f"train {train.nnz:,} / test {test.nnz:,} interactions; "
-                         f"{evaluated:,} users evaluated; fit {fit_seconds:.2f} s",
+                         f"{evaluated:,} users evaluated; fit {fit_seconds:.2f} s; "
+                         f"seed {args.seed}",
                          f"{'metric':<{width}}  value"]
          + [f"{k:<{width}}  {v:.4f}" for k, v in results.items()])
     return 0
@@ -549,81 +693,194 @@ def _demo(args):
 
 # ---------------------------------------------------------------- the parser
 
+DESCRIPTION = """\
+Recommendations from interaction files, by weighted alternating least squares
+(WALS). `fit` learns a model from CSV, TSV or Parquet files of user-item
+interactions (plays, clicks, ratings...) and saves it; `recommend` and
+`similar` write the top N items per user, or the N most similar items per
+item, as CSV or Parquet in the files' own ids; `evaluate` measures ranking on
+held-out interactions; `info` shows what a model file holds; `demo` runs on
+synthetic data, with nothing to download."""
+
+EPILOG = """\
+examples:
+  fastwals fit events.csv --user-col user --item-col item --value-col plays -o model.npz
+  fastwals recommend model.npz --all -N 10 --exclude-seen events.csv \\
+      --user-col user --item-col item -o recs.parquet
+  fastwals similar model.npz --all -N 10 -o similar.csv
+  fastwals evaluate events.csv --user-col user --item-col item --split leave-k-out --k 2
+  fastwals info model.npz
+  fastwals demo
+
+`fastwals COMMAND --help` lists a command's options. Exit codes: 0 ok, 1 a data
+error (bad or unreadable input), 2 a usage error (bad arguments, an existing
+output without --overwrite). Summaries go to stdout (--json: one JSON object),
+progress bars to stderr (on a terminal only)."""
+
+COMMANDS = {
+    # name: (one-line help, description, examples)
+    "fit": ("read interactions, fit a model, save it",
+            "Read interactions (one row per user-item event) from a CSV/TSV/Parquet file or\n"
+            "a directory of part files, fit a WALS model and save it with its raw ids.",
+            ["fastwals fit events.csv --user-col user --item-col item -o model.npz",
+             "fastwals fit plays.tsv --user-col user --item-col artist --value-col plays \\\n"
+             "      --confidence log --factors 128 --iterations 20 --show-loss -o model.npz",
+             "fastwals fit events/ --format parquet --user-col u --item-col i \\\n"
+             "      --min-user-interactions 5 --on-bad-rows skip -o model.npz"]),
+    "recommend": ("top-N items per user from a saved model",
+                  "Write the N best items of each user (the given ones or all) from a saved\n"
+                  "model: one row per user and item (user, item, rank, score), in raw ids.",
+                  ["fastwals recommend model.npz --all -N 10 -o recs.parquet",
+                   "fastwals recommend model.npz --users users.txt -N 20 --exclude-seen "
+                   "events.csv \\\n      --user-col user --item-col item "
+                   "--unknown-users skip -o recs.csv"]),
+    "similar": ("the N most similar items per item (cosine)",
+                "Write the N items most similar to each item (the given ones or all), by\n"
+                "the cosine of their factors: item, similar_item, rank, score.",
+                ["fastwals similar model.npz --all -N 10 -o similar.csv",
+                 "fastwals similar model.npz --items items.txt -N 5 -o similar.parquet"]),
+    "evaluate": ("fit on a training part, rank the held-out part",
+                 "Fit on a training part of the interactions and rank the held-out part:\n"
+                 "precision, recall, ndcg, map, hit_rate, auc, coverage at K. The split and\n"
+                 "the fit are seeded (--seed, default 0): a run repeats exactly.",
+                 ["fastwals evaluate events.csv --user-col user --item-col item "
+                  "--split leave-k-out --k 2",
+                  "fastwals evaluate events.csv --user-col user --item-col item "
+                  "--time-col ts \\\n      --split time --per-user --metrics "
+                  "recall@10,ndcg@10 --json",
+                  "fastwals evaluate train.csv --test test.csv --user-col user "
+                  "--item-col item"]),
+    "info": ("what a saved model holds",
+             "Show what a model file holds: users, items, factors, iterations, the last\n"
+             "loss, the id types and every hyperparameter.",
+             ["fastwals info model.npz", "fastwals info model.npz --json"]),
+    "demo": ("fit a synthetic dataset with planted structure and rank held-out items against "
+             "popularity",
+             "Fit a synthetic implicit-feedback dataset with planted low-rank structure\n"
+             "(no download, no data file), print the loss per iteration and rank held-out\n"
+             "interactions against a popularity baseline.",
+             ["fastwals demo", "fastwals demo --users 20000 --items 5000 --draws 400000 "
+                               "--factors 64"]),
+}
+
+
+DEMO_OPTIONS = [
+    # flag, type, default, metavar, help
+    ("--users", int, 3000, "N", "synthetic users"),
+    ("--items", int, 1500, "N", "synthetic items"),
+    ("--draws", int, 60000, "N", "interactions drawn, repeats included: the data holds fewer "
+                                 "distinct pairs"),
+    ("--factors", int, 32, "K", "latent dimensions"),
+    ("--iterations", int, 10, "N", "alternating sweeps"),
+    ("--regularization", float, 10.0, "L", "λ, the L2 penalty on the factors"),
+    ("--alpha", float, 5.0, "A", "confidence scale"),
+    ("-k", int, 10, "K", "the cut-off of the ranking metrics"),
+    ("--seed", int, 0, "N", "seed of the data, the split and the fit"),
+    ("--threads", int, None, "N", "Numba threads"),
+]
+
+
+def _command(sub, name):
+    short, description, examples = COMMANDS[name]
+    label = "example:" if len(examples) == 1 else "examples:"
+    return sub.add_parser(name, help=short, description=description,
+                          epilog="\n".join([label] + [f"  {e}" for e in examples]),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastwals", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="fastwals", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
     parser.add_argument("--version", action="version", version=f"fastwals {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    fit = sub.add_parser("fit", help="read interactions, fit a model, save it")
+    fit = _command(sub, "fit")
     fit.add_argument("input", help="a CSV/TSV/Parquet file or a directory of part files")
-    _add_input_columns(fit)
+    _add_input_columns(fit, "reading the input")
     _add_hyperparameters(fit)
-    fit.add_argument("--show-loss", action="store_true", help="the loss after each iteration")
-    _add_output(fit, "the model file (.npz)")
-    _add_common(fit)
+    _add_output(fit, "the model file (.npz), with the raw user and item ids")
+    g = _add_common(fit, loss=True)
+    g.add_argument("--show-loss", action="store_true",
+                   help="compute the objective after each iteration and print it on stderr, "
+                        "one line per iteration")
     fit.set_defaults(func=_fit, check=_check_fit)
 
-    rec = sub.add_parser("recommend", help="top-N items per user from a saved model")
-    rec.add_argument("model", help="a model saved by `fastwals fit`")
+    rec = _command(sub, "recommend")
+    rec.add_argument("model", help="a model file written by `fastwals fit`")
     who = rec.add_mutually_exclusive_group(required=True)
-    who.add_argument("--users", help="a text file of raw user ids, one per line")
+    who.add_argument("--users", metavar="FILE",
+                     help="a text file of raw user ids, one per line")
     who.add_argument("--all", action="store_true", help="every user of the model")
-    rec.add_argument("-N", type=int, default=10)
+    rec.add_argument("-N", type=int, default=10, help="items per user (default: 10)")
+    rec.add_argument("--unknown-users", choices=("error", "skip"), default="error",
+                     help="a --users id the model does not have stops the run (error) or is "
+                          "left out and counted (skip) (default: error)")
     rec.add_argument("--exclude-seen", metavar="INPUT",
-                     help="interactions whose items are not recommended to their users "
-                          "(read with the --user-col/--item-col options)")
-    _add_input_columns(rec, required=False)
-    _add_output(rec, "recommendations (.parquet or .csv): user, item, rank, score")
+                     help="interactions (a file or a directory of parts) whose items are not "
+                          "recommended to their users; read with the options below")
+    _add_input_columns(rec, "reading --exclude-seen (the same options as fit's)",
+                       required=False)
+    _add_output(rec, "the recommendations (.parquet, .pq, .csv or .tsv): user, item, rank, "
+                     "score")
     _add_common(rec)
     rec.set_defaults(func=_recommend, check=_check_recommend)
 
-    sim = sub.add_parser("similar", help="the N most similar items per item (cosine)")
-    sim.add_argument("model")
+    sim = _command(sub, "similar")
+    sim.add_argument("model", help="a model file written by `fastwals fit`")
     which = sim.add_mutually_exclusive_group(required=True)
-    which.add_argument("--items", help="a text file of raw item ids, one per line")
+    which.add_argument("--items", metavar="FILE",
+                       help="a text file of raw item ids, one per line")
     which.add_argument("--all", action="store_true", help="every item of the model")
-    sim.add_argument("-N", type=int, default=10)
-    _add_output(sim, "neighbours (.parquet or .csv): item, similar_item, rank, score")
+    sim.add_argument("-N", type=int, default=10, help="similar items per item (default: 10)")
+    sim.add_argument("--unknown-items", choices=("error", "skip"), default="error",
+                     help="an --items id the model does not have stops the run (error) or is "
+                          "left out and counted (skip) (default: error)")
+    _add_output(sim, "the neighbours (.parquet, .pq, .csv or .tsv): item, similar_item, rank, "
+                     "score")
     _add_common(sim)
     sim.set_defaults(func=_similar, check=_check_similar)
 
-    ev = sub.add_parser("evaluate", help="fit on a training part, rank the held-out part")
-    ev.add_argument("input")
-    _add_input_columns(ev)
-    ev.add_argument("--test", help="a held-out file (same columns); else --split")
-    ev.add_argument("--split", choices=("random", "leave-k-out", "time", "users"))
-    ev.add_argument("--test-fraction", type=float, default=0.2)
-    ev.add_argument("--k", type=int, default=1, help="entries per user for leave-k-out")
-    ev.add_argument("--per-user", action="store_true",
-                    help="time split: each user's latest entries (default: a global cut)")
-    ev.add_argument("--test-users", type=float, default=0.2,
-                    help="users split: the share of users held out")
-    ev.add_argument("--metrics", default="recall@20,ndcg@20",
-                    help="NAME@K, comma-separated; NAME from precision, recall, ndcg, map, "
-                         "hit_rate, auc, coverage")
-    _add_hyperparameters(ev)
+    ev = _command(sub, "evaluate")
+    ev.add_argument("input", help="a CSV/TSV/Parquet file or a directory of part files")
+    _add_input_columns(ev, "reading the input (and --test)", time=True)
+    g = ev.add_argument_group("held-out part: --test FILE or --split METHOD")
+    g.add_argument("--test", metavar="FILE",
+                   help="a held-out file with the same columns; the model fits on INPUT")
+    g.add_argument("--split", choices=("random", "leave-k-out", "time", "users"),
+                   help="hold out part of INPUT: random, a --test-fraction of the "
+                        "interactions; leave-k-out, --k per user; time, the latest "
+                        "(--time-col); users, --test-users of the users, folded in from the "
+                        "rest of their interactions")
+    g.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                   help="the share held out by --split random and time, and of each held-out "
+                        "user's interactions by --split users (default: 0.2)")
+    g.add_argument("--k", type=int, default=1, metavar="K",
+                   help="interactions held out per user by --split leave-k-out (default: 1)")
+    g.add_argument("--per-user", action="store_true",
+                   help="--split time: each user's latest interactions (default: one cut "
+                        "in time for all)")
+    g.add_argument("--test-users", type=float, default=0.2, metavar="F",
+                   help="--split users: the share of users held out (default: 0.2)")
+    g.add_argument("--metrics", default="recall@20,ndcg@20", metavar="NAME@K,...",
+                   help="comma-separated, NAME from precision, recall, ndcg, map, hit_rate, "
+                        "auc, coverage (default: recall@20,ndcg@20)")
+    _add_hyperparameters(ev, seed=0, seed_help="seed of the split and of the random start")
     _add_common(ev)
     ev.set_defaults(func=_evaluate, check=_check_evaluate)
 
-    info = sub.add_parser("info", help="what a saved model holds")
-    info.add_argument("model")
-    info.add_argument("--json", action="store_true")
+    info = _command(sub, "info")
+    info.add_argument("model", help="a model file written by `fastwals fit`")
+    info.add_argument("--json", action="store_true",
+                      help="print it as one JSON object on stdout")
     info.set_defaults(func=_info, check=None)
 
-    demo = sub.add_parser("demo", help="fit a synthetic dataset with planted structure and "
-                                       "rank held-out items against popularity")
-    demo.add_argument("--users", type=int, default=3000)
-    demo.add_argument("--items", type=int, default=1500)
-    demo.add_argument("--draws", type=int, default=60000, help="interactions drawn (about nnz)")
-    demo.add_argument("--factors", type=int, default=32)
-    demo.add_argument("--iterations", type=int, default=10)
-    demo.add_argument("--regularization", type=float, default=10.0)
-    demo.add_argument("--alpha", type=float, default=5.0)
-    demo.add_argument("-k", type=int, default=10, help="cut-off of the ranking metrics")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--threads", type=int, default=None)
+    demo = _command(sub, "demo")
+    for flag, kind, default, metavar, text in DEMO_OPTIONS:
+        shown = "every core" if default is None else default
+        demo.add_argument(flag, type=kind, default=default, metavar=metavar,
+                          help=f"{text} (default: {shown})")
     demo.set_defaults(func=_demo, check=_check_demo)
     return parser
 

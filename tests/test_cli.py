@@ -302,27 +302,33 @@ def test_overwrite_replaces_only_a_regular_file(tmp_path, csv_file, capsys, no_w
 
 
 USAGE_ERRORS = [
-    (["fit", "{csv}", "--user-col", "u", "--item-col", "u"], "must name different columns"),
-    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--delimiter", "::"],
-     "delimiter must be a single character"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "u"],
+     "--user-col and --item-col must name different columns"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--delimiter", '"'],
+     "--delimiter must"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--delimiter", ";", "--format",
+      "parquet"], "--delimiter applies to csv/tsv files, not --format parquet"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--min-user-interactions", "0"],
-     "min_user_interactions must be >= 1, got 0"),
+     "--min-user-interactions must be >= 1, got 0"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--min-item-interactions", "0"],
-     "min_item_interactions must be >= 1, got 0"),
+     "--min-item-interactions must be >= 1, got 0"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--threads", "0"],
-     "n_threads must be"),
+     "--threads must be"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--cg-steps", "0"],
+     "--cg-steps must be >= 1, got 0"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--confidence", "total",
+      "--feedback", "explicit"], "--confidence total is for implicit feedback"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--regularization", "-1"],
      "regularization must be a finite number >= 0"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--epsilon", "0"], "epsilon"),
-    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--solver", "lu"], "solver"),
-    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--seed", "-3"], "random_state"),
-    (["recommend", "{model}", "--all", "-N", "0"], "N must be >= 1, got 0"),
-    (["recommend", "{model}", "--all", "--threads", "-2"], "n_threads must be"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--seed", "-3"], "--seed must be"),
+    (["recommend", "{model}", "--all", "-N", "0"], "-N must be >= 1, got 0"),
+    (["recommend", "{model}", "--all", "--threads", "-2"], "--threads must be"),
     (["recommend", "{model}", "--all", "--exclude-seen", "{csv}"], "needs --user-col"),
     (["recommend", "{model}", "--all", "--exclude-seen", "{csv}", "--user-col", "u",
-      "--item-col", "i", "--delimiter", ";;"], "delimiter must be a single character"),
-    (["similar", "{model}", "--all", "-N", "-1"], "N must be >= 1, got -1"),
-    (["similar", "{model}", "--all", "--threads", "0"], "n_threads must be"),
+      "--item-col", "i", "--delimiter", "\n"], "--delimiter must"),
+    (["similar", "{model}", "--all", "-N", "-1"], "-N must be >= 1, got -1"),
+    (["similar", "{model}", "--all", "--threads", "0"], "--threads must be"),
     (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "random",
       "--test-fraction", "1"], "--test-fraction must be between 0 and 1"),
     (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "users",
@@ -332,13 +338,13 @@ USAGE_ERRORS = [
     (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "leave-k-out",
       "--k", "0"], "--k must be >= 1"),
     (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "random",
-      "--threads", "0"], "n_threads must be"),
+      "--threads", "0"], "--threads must be"),
     (["evaluate", "{csv}", "--user-col", "i", "--item-col", "i", "--split", "random"],
-     "must name different columns"),
+     "--user-col and --item-col must name different columns"),
     (["evaluate", "{csv}", "--user-col", "u", "--item-col", "i", "--split", "random",
       "--factors", "0"], "factors must be >= 1"),
     (["demo", "--users", "0"], "--users must be >= 1"),
-    (["demo", "--threads", "0"], "n_threads must be"),
+    (["demo", "--threads", "0"], "--threads must be"),
 ]
 
 
@@ -434,3 +440,281 @@ def test_id_type_str_keeps_007_and_7_apart(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     assert "(default: auto)" in " ".join(capsys.readouterr().out.split())
+
+
+# ---------------------------------------------------------------- help, progress, words (issue 14)
+
+def _subcommands():
+    from fastwals.cli import build_parser
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return parser, action.choices
+
+
+def _help(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv) + ["--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_top_help_says_what_the_tool_does_with_an_example_per_command(capsys):
+    text = _help(capsys)
+    assert "(thin:" not in text and "calls the library" not in text
+    assert "recommendation" in text.lower()
+    _, commands = _subcommands()
+    examples = text.split("examples:", 1)[1]
+    for name in commands:
+        assert f"fastwals {name}" in examples, name
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()[1]))
+def test_every_command_help_has_examples_and_explains_every_flag(capsys, command):
+    text = _help(capsys, command)
+    lines = text.splitlines()
+    heads = [k for k, line in enumerate(lines) if line in ("example:", "examples:")]
+    assert len(heads) == 1, text
+    assert (lines[heads[0] + 1] + " ").startswith(f"  fastwals {command} "), text
+    parser = _subcommands()[1][command]
+    for action in parser._actions:
+        assert action.help and action.help != "==SUPPRESS==", (command, action.option_strings)
+
+
+def test_fit_help_lists_the_library_choices_and_defaults(capsys):
+    from fastwals._validation import SOLVERS
+    from fastwals.weights import CONFIDENCE, FEEDBACK
+    text = " ".join(_help(capsys, "fit").split())
+    assert "total" in CONFIDENCE
+    for flag, choices in (("--confidence", tuple(CONFIDENCE)), ("--feedback", FEEDBACK),
+                          ("--solver", SOLVERS), ("--dtype", ("float32", "float64"))):
+        assert f"{flag} {{{','.join(choices)}}}" in text, flag
+    for default in ("(default: 64)", "(default: 15)", "(default: 0.01)", "(default: linear)",
+                    "(default: cholesky)", "(default: float32)", "(default: 1, keep every "
+                    "user)", "(default: error)", "(default: none)"):
+        assert default in text, default
+    assert "--time-col" not in text  # the fit has no use for times
+    assert "--split" not in _help(capsys, "recommend")
+    assert "--time-col" not in _help(capsys, "recommend")
+    evaluate = " ".join(_help(capsys, "evaluate").split())
+    assert "--time-col COL" in evaluate and "needed by --split time" in evaluate
+    assert "--seed N seed of the split and of the random start (default: 0)" in evaluate
+
+
+def test_a_choice_outside_the_library_tuple_is_refused_by_the_parser(tmp_path, csv_file, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", str(csv_file), "--user-col", "u", "--item-col", "i", "--solver", "lu",
+              "-o", str(tmp_path / "m.npz")])
+    assert exit_info.value.code == 2
+    assert "cholesky" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # fit has no --time-col
+        main(["fit", str(csv_file), "--user-col", "u", "--item-col", "i", "--time-col", "t",
+              "-o", str(tmp_path / "m.npz")])
+    assert exit_info.value.code == 2
+
+
+def _segments(stream):
+    """What a terminal shows of each line: the text after the last carriage return."""
+    import re
+    return [part for part in re.split(r"[\r\n]", stream) if part.strip()]
+
+
+def test_show_loss_lines_are_written_through_the_bar(tmp_path, csv_file, capsys, monkeypatch):
+    import fastwals.cli
+    monkeypatch.setattr(fastwals.cli, "_progress", lambda args: not args.quiet)  # a terminal
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--factors", "4", "--iterations", "3", "--seed", "0", "--show-loss",
+                         "-o", tmp_path / "m.npz")
+    assert code == 0, err
+    assert "fastwals:" in err  # the bar was drawn
+    losses = [s for s in _segments(err) if "loss" in s and "fastwals:" not in s]
+    assert len(losses) == 3
+    # each loss line starts a line of its own: never glued to a half-drawn bar
+    assert all(s.startswith("iteration") for s in _segments(err) if "iteration " in s), err
+    for n, s in enumerate(losses, 1):
+        assert s.startswith(f"iteration {n:4d}  loss ")
+
+
+def test_show_loss_without_a_terminal_prints_plain_lines(tmp_path, csv_file, capsys):
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--factors", "4", "--iterations", "3", "--seed", "0", "--show-loss",
+                         "-o", tmp_path / "m.npz")
+    assert code == 0, err
+    assert "\r" not in err
+    assert [line.split("loss")[0] for line in err.splitlines()] == [
+        f"iteration {n:4d}  " for n in (1, 2, 3)]
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--factors", "4", "--iterations", "3", "--seed", "0", "--show-loss",
+                         "--quiet", "-o", tmp_path / "m2.npz")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize("command", ["fit", "recommend", "similar"])
+def test_every_progress_bar_clears_when_done(tmp_path, csv_file, model_file, capsys,
+                                             monkeypatch, command):
+    import fastwals.cli
+    monkeypatch.setattr(fastwals.cli, "_progress", lambda args: not args.quiet)
+    argv = {"fit": ["fit", csv_file, "--user-col", "u", "--item-col", "i", "--factors", "4",
+                    "--iterations", "2", "-o", tmp_path / "m2.npz"],
+            "recommend": ["recommend", model_file, "--all", "-o", tmp_path / "r.csv"],
+            "similar": ["similar", model_file, "--all", "-o", tmp_path / "s.csv"]}[command]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert {"fit": "fastwals:", "recommend": "users", "similar": "items"}[command] in err
+    # leave=False everywhere: a bar never ends its line and is erased when it closes
+    assert "\n" not in err and err.split("\r")[-1].strip() == "", repr(err)
+
+
+def test_the_read_summary_comes_before_the_fit(tmp_path, csv_file, capsys, monkeypatch):
+    printed = []
+    real = WALS.fit
+
+    def fit(self, *args, **kwargs):
+        printed.append(capsys.readouterr().out)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(WALS, "fit", fit)
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT,
+                         "-o", tmp_path / "m.npz")
+    assert code == 0, err
+    assert printed[0].startswith(f"read {csv_file}: ") and "users × " in printed[0]
+    assert out.startswith("fit 2 iterations") and "\nread " not in out
+    printed.clear()
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i", *FIT,
+                         "-o", tmp_path / "m2.npz", "--json")
+    assert code == 0 and printed == [""]  # --json: one object, at the end
+    assert json.loads(out)["users"] > 0
+
+
+def test_evaluate_is_seeded_by_default(csv_file, capsys):
+    argv = ["evaluate", csv_file, "--user-col", "u", "--item-col", "i", "--split", "random",
+            "--factors", "4", "--iterations", "3", "--quiet"]
+    runs = []
+    for _ in range(2):
+        code, out, err = run(capsys, *argv, "--json")
+        assert code == 0, err
+        runs.append(json.loads(out))
+    assert runs[0]["seed"] == runs[1]["seed"] == 0
+    assert runs[0]["params"]["random_state"] == 0
+    assert runs[0]["metrics"] == runs[1]["metrics"]
+    assert runs[0]["test_nnz"] == runs[1]["test_nnz"]
+    code, out, err = run(capsys, *argv, "--seed", "7")
+    assert code == 0 and "seed 7" in out.splitlines()[0]
+
+
+def test_library_messages_name_the_flags():
+    from fastwals.cli import _cli_words
+    cases = {
+        "pass format='csv', 'tsv' or 'parquet'": "pass --format csv, tsv or parquet",
+        "pass format= to read files with other names": "pass --format to read files with "
+                                                       "other names",
+        "x.csv, line 3, column 'v': bad. Fix or remove the row, or pass on_bad_rows='skip' to "
+        "skip": "x.csv, line 3, column 'v': bad. Fix or remove the row, or pass --on-bad-rows "
+                "skip to skip",
+        "x.csv has no column 'user' (given as user_col); its columns are: 'u'":
+            "x.csv has no column 'user' (given as --user-col); its columns are: 'u'",
+        "x has no column 7 (given as item_col=7, a 0-based position)":
+            "x has no column 7 (given as --item-col 7, a 0-based position)",
+        "delimiter must be a single character, got '::'":
+            "--delimiter must be a single character, got '::'",
+        "delimiter applies to csv/tsv files, not format='parquet'":
+            "--delimiter applies to csv/tsv files, not --format parquet",
+        "id_type='int' but users holds str ids; pass id_type='str' or 'auto'":
+            "--id-type int but users holds str ids; pass --id-type str or auto",
+        "min_item_interactions must be >= 1, got 0": "--min-item-interactions must be >= 1, "
+                                                     "got 0",
+        "n_threads must be between 1 and 2, got 0": "--threads must be between 1 and 2, got 0",
+        "user_col and item_col must name different columns, both are 'u'":
+            "--user-col and --item-col must name different columns, both are 'u'",
+        "the value_col 'v' holds text": "the --value-col 'v' holds text",
+        # plain words are the flags' only as the subject, or with a value
+        "cannot tell the format of events.dat; the delimiter is unclear":
+            "cannot tell the format of events.dat; the delimiter is unclear",
+        "delimiter=';' is not a quote": "--delimiter ';' is not a quote",
+        "delimiter='\\t'": "--delimiter '\\t'",
+    }
+    for message, expected in cases.items():
+        assert _cli_words(message) == expected, message
+
+
+def test_read_errors_name_the_flags(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("u,i,v\na,x,1\nb,y,oops\n")
+    code, _, err = run(capsys, "fit", bad, "--user-col", "u", "--item-col", "i", "--value-col",
+                       "v", *FIT, "-o", tmp_path / "m.npz")
+    assert code == 1 and "pass --on-bad-rows skip" in err and "on_bad_rows" not in err
+    code, _, err = run(capsys, "fit", bad, "--user-col", "user", "--item-col", "i", *FIT,
+                       "-o", tmp_path / "m.npz")
+    assert code == 1 and "(given as --user-col)" in err and "user_col" not in err
+    ints = tmp_path / "ints.csv"
+    ints.write_text("u,i\nab,2\n")
+    code, _, err = run(capsys, "fit", ints, "--user-col", "u", "--item-col", "i", "--id-type",
+                       "int", *FIT, "-o", tmp_path / "m.npz")
+    assert code == 1 and "(--id-type int; --id-type str reads text ids)" in err, err
+
+
+def test_unknown_ids_are_an_error_or_skipped(tmp_path, model_file, capsys):
+    users = tmp_path / "users.txt"
+    users.write_text("user-003\nnobody\nuser-005\n")
+    out = tmp_path / "r.csv"
+    code, _, err = run(capsys, "recommend", model_file, "--users", users, "-o", out)
+    assert code == 1 and not out.exists()
+    assert f"{users}, line 2: user id 'nobody' is not in the model" in err
+    assert "pass --unknown-users skip" in err and "missing=" not in err
+    code, stdout, err = run(capsys, "recommend", model_file, "--users", users, "-N", "2",
+                            "--unknown-users", "skip", "-o", out, "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["unknown_users_skipped"] == 1 and summary["users"] == 2
+    assert pcsv.read_csv(out).to_pydict()["user"] == ["user-003"] * 2 + ["user-005"] * 2
+    items = tmp_path / "items.txt"
+    items.write_text("item/1\nno-such-item\n")
+    code, _, err = run(capsys, "similar", model_file, "--items", items, "-o", tmp_path / "s.csv")
+    assert code == 1 and "pass --unknown-items skip" in err
+    code, stdout, err = run(capsys, "similar", model_file, "--items", items, "--unknown-items",
+                            "skip", "-N", "3", "-o", tmp_path / "s.csv")
+    assert code == 0 and "skipped 1 unknown items" in stdout
+
+
+def test_unknown_integer_ids_and_text_in_an_integer_model(tmp_path, capsys):
+    data = interactions(string_ids=False, seed=3)
+    model = tmp_path / "m.npz"
+    assert main(["fit", write(data, tmp_path / "events.csv"), "--user-col", "u", "--item-col",
+                 "i", *FIT, "-o", str(model)]) == 0
+    users = tmp_path / "users.txt"
+    users.write_text(f"{data['u'][0]}\nabc\n12\n")
+    code, _, err = run(capsys, "recommend", model, "--users", users, "-o", tmp_path / "r.csv")
+    assert code == 1 and "line 2: 'abc' is not an integer user id" in err
+    code, out, err = run(capsys, "recommend", model, "--users", users, "--unknown-users",
+                         "skip", "-N", "1", "-o", tmp_path / "r.csv", "--json")
+    assert code == 0 and json.loads(out)["unknown_users_skipped"] == 2
+
+
+@pytest.mark.parametrize("kind", ["csv", "npy", "pickle", "foreign-npz", "object-npz"])
+def test_a_file_that_is_not_a_model_is_called_so(tmp_path, capsys, kind):
+    import pickle
+    path = tmp_path / {"csv": "events.csv", "npy": "x.npy", "pickle": "x.pkl"}.get(kind,
+                                                                                 "other.npz")
+    if kind == "csv":
+        path.write_text("u,i\n1,2\n")
+    elif kind == "npy":
+        np.save(path, np.arange(3))
+    elif kind == "pickle":
+        path.write_bytes(pickle.dumps({"factors": 3}))
+    elif kind == "foreign-npz":
+        np.savez(path, weights=np.ones(3))
+    else:
+        np.savez(path, meta=np.array([{"a": 1}], dtype=object))
+    for argv in (["info", path], ["recommend", path, "--all", "-o", tmp_path / "r.csv"],
+                 ["similar", path, "--all", "-o", tmp_path / "s.csv"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and out == ""
+        assert "damaged" not in err and "pickle" not in err.replace("a Python pickle", "")
+        assert "allow_pickle" not in err
+        if kind.endswith("npz"):
+            assert f"{str(path)!r} is not a fastwals model file: an .npz archive without the " \
+                   f"format tag 'fastwals-model'" in err, err
+        else:
+            assert f"{str(path)!r} is not a readable fastwals model: not a model file at " \
+                   f"all" in err, err
+    if kind == "npy":
+        assert "like a single .npy array" in err
