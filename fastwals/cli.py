@@ -101,9 +101,16 @@ def _plain_value(text):
     return inner if re.fullmatch(r"[\w.+-]+", inner) else text
 
 
+# users=/items= (in read_interactions' messages) are the model's maps
+_PHRASES = [(re.compile(r"\bbut (users|items) holds (\w+) ids"), r"but the model's \1 have \2 ids")]
+
+
 def _cli_words(message):
     """A library message in the command line's words: format='tsv' -> --format tsv,
     on_bad_rows='skip' -> --on-bad-rows skip, min_user_interactions -> its flag."""
+    for pattern, words in _PHRASES:
+        message = pattern.sub(words, message)
+
     def assigned(m):
         name, value, more = m.group(1), m.group(2), m.group(3)
         flag = FLAGS[name]

@@ -619,7 +619,7 @@ def test_library_messages_name_the_flags():
         "delimiter applies to csv/tsv files, not format='parquet'":
             "--delimiter applies to csv/tsv files, not --format parquet",
         "id_type='int' but users holds str ids; pass id_type='str' or 'auto'":
-            "--id-type int but users holds str ids; pass --id-type str or auto",
+            "--id-type int but the model's users have str ids; pass --id-type str or auto",
         "min_item_interactions must be >= 1, got 0": "--min-item-interactions must be >= 1, "
                                                      "got 0",
         "n_threads must be between 1 and 2, got 0": "--threads must be between 1 and 2, got 0",
@@ -687,6 +687,11 @@ def test_unknown_integer_ids_and_text_in_an_integer_model(tmp_path, capsys):
     code, out, err = run(capsys, "recommend", model, "--users", users, "--unknown-users",
                          "skip", "-N", "1", "-o", tmp_path / "r.csv", "--json")
     assert code == 0 and json.loads(out)["unknown_users_skipped"] == 2
+    code, _, err = run(capsys, "recommend", model, "--all", "--exclude-seen", tmp_path /
+                       "events.csv", "--user-col", "u", "--item-col", "i", "--id-type", "str",
+                       "-o", tmp_path / "r2.csv")
+    assert code == 2 and "--id-type str but the model's users have int ids; pass --id-type " \
+                         "int or auto" in err, err
 
 
 @pytest.mark.parametrize("kind", ["csv", "npy", "pickle", "foreign-npz", "object-npz"])
