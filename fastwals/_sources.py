@@ -3,7 +3,9 @@
 A source (a CSV/TSV or Parquet file, an Arrow table or stream, a data frame, a
 dict of arrays) yields pyarrow RecordBatches holding the wanted columns, in
 order, and names a row for error messages (``where``). Files are read by
-pyarrow in batches; nothing here parses CSV by hand.
+pyarrow in batches; nothing here parses CSV by hand. A file whose extension
+does not tell its format is sniffed (_delimited.sniff); a delimiter of several
+characters is replaced by one byte before pyarrow parses (_delimited.Substituted).
 
 CSV type handling: the value column is read as float64, ids and times are
 typed by pyarrow's inference on the first block. When a later block does not
@@ -18,6 +20,8 @@ import os
 import re
 from pathlib import Path
 
+from . import _delimited
+
 FORMATS = ("csv", "tsv", "parquet")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet",
               ".pq": "parquet"}
@@ -26,6 +30,7 @@ COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".
 BATCH_ROWS = 1 << 20      # rows per batch from Parquet files and in-memory tables
 CSV_BLOCK = 1 << 24       # bytes per CSV block
 SCAN_BLOCK = 1 << 22      # bytes per read when counting lines to name a bad row
+SUB_HEAD = 1 << 20        # bytes looked at to choose a stand-in for a multi-character delimiter
 _CONVERSION = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to [^:]*: "
                          r"invalid value '(.*)'$", re.S)
 
@@ -57,20 +62,38 @@ class BadRowError(ValueError):
 
     def __init__(self, source, row, reason, column=None):
         self.source, self.row, self.column, self.reason = source, row, column, reason
-        where = f"{source}, {row}" + (f", column {column!r}" if column is not None else "")
+        where = f"{source}, {row}" + (f", {column_text(column)}" if column is not None else "")
         super().__init__(f"{where}: {reason}. Fix or remove the row, or pass "
                          f"on_bad_rows='skip' to skip bad rows and count them")
 
 
 class MissingColumnError(ValueError):
-    """A requested column is not in the file or table; ``available`` lists those that are."""
+    """A requested column is not in the file or table; ``available`` lists those that are
+    (for a file without a header: pyarrow's names f0, f1..., one per field of its
+    first row). ``column`` is the name or the 0-based position given."""
 
-    def __init__(self, source, column, role, available):
+    def __init__(self, source, column, role, available, named=True):
         self.source, self.column, self.available = source, column, list(available)
-        shown = ", ".join(repr(c) for c in self.available[:50])
-        more = f" and {len(self.available) - 50} more" if len(self.available) > 50 else ""
-        super().__init__(f"{source} has no column {column!r} (given as {role}); its columns "
-                         f"are: {shown}{more}")
+        n = len(self.available)
+        if isinstance(column, str):
+            shown = ", ".join(repr(c) for c in self.available[:50])
+            more = f" and {n - 50} more" if n > 50 else ""
+            super().__init__(f"{source} has no column {column!r} (given as {role}); its "
+                             f"columns are: {shown}{more}")
+            return
+        if named:
+            shown = ", ".join(f"{k} {c!r}" for k, c in enumerate(self.available[:50]))
+            more = f" and {n - 50} more" if n > 50 else ""
+            has = f"it has {n} column(s), by position: {shown}{more}"
+        else:
+            has = f"its first row has {n} field(s), positions 0 to {n - 1}"
+        super().__init__(f"{source} has no column {column} (given as {role}={column}, a 0-based "
+                         f"position); {has}")
+
+
+def column_text(column):
+    """A column in messages: "column 'plays'" (a name) or "column 2 (0-based)" (a position)."""
+    return f"column {column!r}" if isinstance(column, str) else f"column {column} (0-based)"
 
 
 class Retry(Exception):
@@ -83,11 +106,12 @@ for _cls in (BadRowError, MissingColumnError):
 
 # ---------------------------------------------------------------- opening a source
 
-def open_sources(source, format, delimiter, skip):
+def open_sources(source, format, delimiter, skip, header=True):
     """The list of sources behind `source` (see read_interactions)."""
     pa = import_pyarrow()
     if isinstance(source, (str, os.PathLike)):
-        return [_file_source(p, format, delimiter, skip) for p in _expand(Path(source), format)]
+        return [_file_source(p, format, delimiter, skip, header)
+                for p in _expand(Path(source), format)]
     if isinstance(source, (list, tuple)):
         if not source:
             raise ValueError("source is an empty list; give at least one file")
@@ -96,10 +120,15 @@ def open_sources(source, format, delimiter, skip):
                 raise TypeError(f"source as a list must hold file or directory paths, got an "
                                 f"item of type {type(s).__name__}")
         paths = [p for s in source for p in _expand(Path(s), format)]
-        return [_file_source(p, format, delimiter, skip) for p in paths]
-    if format is not None or delimiter is not None:
-        raise ValueError(f"format and delimiter apply to files; source is a "
-                         f"{type(source).__name__}")
+        return [_file_source(p, format, delimiter, skip, header) for p in paths]
+    given = [f"{k}={v!r}" for k, v, default in (("format", format, None),
+                                                  ("delimiter", delimiter, None),
+                                                  ("header", header, True)) if v != default]
+    if given:
+        one = len(given) == 1
+        raise ValueError(f"{' and '.join(given)} appl{'ies' if one else 'y'} to files; source "
+                         f"is a {type(source).__name__}, whose columns have names (and "
+                         f"positions): leave {'it' if one else 'them'} out")
     if isinstance(source, dict):
         return [DictSource(source)]
     if isinstance(source, pa.Table):
@@ -161,25 +190,74 @@ def part_files(directory, format=None):
         return []
 
 
-def _file_source(path, format, delimiter, skip):
+def _file_source(path, format, delimiter, skip, header=True):
     fmt, compression = file_format(path)
     if format is not None:
         fmt = format
+    elif fmt is None and delimiter is not None:
+        fmt = "tsv" if delimiter == "\t" else "csv"
     elif fmt is None:
-        raise ValueError(f"cannot tell the format of {path.name} from its extension (known: "
-                         f".csv, .tsv, .tab, .parquet, .pq, and .csv/.tsv with .gz, .bz2, .zst, "
-                         f".lz4); pass format='csv', 'tsv' or 'parquet'")
+        fmt, delimiter = _sniff(path, compression)
     if fmt == "parquet":
         return ParquetSource(path)
     if delimiter is None:
         delimiter = "\t" if fmt == "tsv" else ","
-    return CsvSource(path, delimiter, compression, skip)
+    return CsvSource(path, delimiter, compression, skip, header)
+
+
+_KNOWN = ".csv, .tsv, .tab, .parquet, .pq (text ones also with .gz, .bz2, .zst, .lz4)"
+
+
+def _sniff(path, compression):
+    """(format, delimiter) of a file whose extension does not tell: Parquet by its
+    first bytes, else text split by the delimiter _delimited.sniff finds in its
+    first lines (after decompression)."""
+    if compression is None:
+        with open(path, "rb") as f:
+            if f.read(4) == b"PAR1":
+                return "parquet", None
+        _check_not_binary(path, "text")
+    pa = import_pyarrow()
+    try:
+        head, complete = read_head(path, compression, _delimited.SNIFF_BYTES)
+    except (pa.ArrowException, OSError) as e:
+        raise ValueError(f"{path} cannot be read to tell its format: {e}") from None
+    if compression is not None and head.startswith(b"PAR1"):
+        raise ValueError(f"{path} is a compressed Parquet file; Parquet compresses its "
+                         f"columns itself: decompress the file and name it .parquet")
+    delimiter, why = _delimited.sniff(head, complete)
+    if delimiter is None:
+        raise ValueError(f"cannot tell the format of {path.name}: its extension is none of "
+                         f"{_KNOWN} and {why}; pass format='csv' or 'tsv' (with "
+                         f"delimiter= for another separator, e.g. delimiter='::') or "
+                         f"format='parquet'")
+    return ("tsv" if delimiter == "\t" else "csv"), delimiter
+
+
+def read_head(path, compression, size):
+    """(the first `size` bytes of the file, decompressed; True when that is all of it)."""
+    pa = import_pyarrow()
+    with pa.OSFile(str(path), "rb") as raw:
+        stream = raw if compression is None else pa.CompressedInputStream(raw, compression)
+        try:
+            parts, got = [], 0
+            while got < size:
+                part = stream.read(size - got)
+                if not part:
+                    return b"".join(parts), True
+                parts.append(part)
+                got += len(part)
+            return b"".join(parts), not stream.read(1)
+        finally:
+            if stream is not raw:
+                stream.close()
 
 
 # ---------------------------------------------------------------- sources
 
 class _Source:
     name = ""
+    named = True          # columns have names (False: a CSV/TSV file without a header)
     kind = "Arrow data"   # what the source holds, for "cannot be read as ..." messages
     unit = "rows"         # progress unit: "B" (file bytes) or "rows"
     total = None          # progress total in that unit, when known
@@ -313,19 +391,24 @@ class ParquetSource(_Source):
 
 
 class CsvSource(_Source):
-    """A CSV/TSV file with a header line, read by pyarrow's streaming reader on
-    one thread (so that it numbers the rows it reports: the header is row 1,
-    blank lines are skipped; messages turn these numbers into lines)."""
+    """A CSV/TSV file, read by pyarrow's streaming reader on one thread (so that
+    it numbers the rows it reports: the header, if any, is row 1, blank lines are
+    skipped; messages turn these numbers into lines). Without a header (header
+    False) the columns are pyarrow's f0, f1... A delimiter of several characters
+    goes through _delimited.Substituted, with quoting off."""
 
     unit = "B"
 
-    def __init__(self, path, delimiter, compression, skip):
+    def __init__(self, path, delimiter, compression, skip, header=True):
         self.path = path
         self.name = str(path)
         self.delimiter = delimiter
-        self.kind = "TSV" if delimiter == "\t" else "CSV"
+        self.multi = len(delimiter) > 1
+        self.kind = ("TSV" if delimiter == "\t" else f"text split by {delimiter!r}" if self.multi
+                     else "CSV")
         self.compression = compression
         self.skip = skip
+        self.header = self.named = header
         self.total = os.path.getsize(path)
         if compression is None:
             _check_not_binary(path, self.kind)
@@ -333,6 +416,8 @@ class CsvSource(_Source):
         self._names = None
         self._raw = None
         self._pos = 0
+        self._sub = None       # the byte standing in for a multi-character delimiter
+        self._excluded = b""   # bytes found in the file: never again a substitute
 
     # -- pyarrow plumbing
     def _stream(self):
@@ -343,31 +428,59 @@ class CsvSource(_Source):
         return raw, pa.CompressedInputStream(raw, self.compression)
 
     def _open(self, convert_options, handler, block_size=None):
+        pa = import_pyarrow()
         import pyarrow.csv as pcsv
 
+        delimiter, quote, source = self.delimiter, '"', None
+        if self.multi:
+            delimiter, quote = self._substitute().decode(), False
         raw, stream = self._stream()
         try:
+            if self.multi:
+                source = _delimited.Substituted(stream, self.delimiter.encode(), self._sub)
             reader = pcsv.open_csv(
-                stream,
+                pa.PythonFile(source, mode="r") if source is not None else stream,
                 read_options=pcsv.ReadOptions(use_threads=False,
-                                              block_size=block_size or CSV_BLOCK),
-                parse_options=pcsv.ParseOptions(delimiter=self.delimiter,
+                                              block_size=block_size or CSV_BLOCK,
+                                              autogenerate_column_names=not self.header),
+                parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=quote,
                                                 invalid_row_handler=handler),
                 convert_options=convert_options)
-        except BaseException:
+        except BaseException as e:
             stream.close()
             raw.close()
+            if isinstance(e, _delimited.Collision):
+                self._collided()
             raise
         return raw, stream, reader
 
-    def columns(self):
-        if self._names is None:
-            pa = import_pyarrow()
-            import pyarrow.csv as pcsv
+    def _substitute(self):
+        """The byte standing in for the delimiter: one found in neither the first
+        bytes of the file nor, earlier, in the file (a collision)."""
+        if self._sub is None:
+            head, _ = read_head(self.path, self.compression, SUB_HEAD)
+            self._sub = _delimited.substitute(head, self._excluded)
+            if self._sub is None:
+                raise ValueError(f"{self.name} cannot be read with delimiter "
+                                 f"{self.delimiter!r}: each of the control bytes that could "
+                                 f"stand in for it occurs in the file; pass a one-character "
+                                 f"delimiter")
+        return self._sub
 
+    def _collided(self):
+        self._excluded += self._sub
+        self._sub = None
+
+    def columns(self):
+        pa = import_pyarrow()
+        import pyarrow.csv as pcsv
+
+        while self._names is None:
             try:
                 raw, stream, reader = self._open(pcsv.ConvertOptions(), lambda row: "skip",
                                                  block_size=1 << 20)
+            except _delimited.Collision:
+                continue  # another substitute
             except (pa.ArrowInvalid, OSError) as e:
                 raise unreadable(self, e) from None
             self._names = reader.schema.names
@@ -379,9 +492,13 @@ class CsvSource(_Source):
         self.invalid_rows.append(row.number)
         self.n_invalid += 1
         if self.first_invalid is None:
-            text = row.text if len(row.text) <= 80 else row.text[:77] + "..."
+            text = row.text
+            if self.multi:
+                text = text.replace(self._sub.decode(), self.delimiter)
+            text = text if len(text) <= 80 else text[:77] + "..."
+            first = "the header" if self.header else "the first row"
             self.first_invalid = (row.number,
-                                  f"the row has {row.actual_columns} fields where the header "
+                                  f"the row has {row.actual_columns} fields where {first} "
                                   f"has {row.expected_columns} ({text!r})")
         return "skip" if self.skip else "error"
 
@@ -409,6 +526,8 @@ class CsvSource(_Source):
             raw, stream, reader = self._open(options, self._on_invalid)
         except pa.ArrowInvalid as e:
             self._failed(e, cols)
+        except _delimited.Collision:
+            raise Retry from None
         self._raw, self._pos = raw, 0
         try:
             # ids typed as neither int64 nor text (double for ids beyond int64, a
@@ -425,6 +544,9 @@ class CsvSource(_Source):
                     return
                 except pa.ArrowInvalid as e:
                     self._failed(e, cols)
+                except _delimited.Collision:
+                    self._collided()
+                    raise Retry from None
                 yield batch
         finally:
             stream.close()
@@ -443,7 +565,8 @@ class CsvSource(_Source):
             col = names[int(m[1])] if int(m[1]) < len(names) else None
             if col == cols.value and not self.skip:
                 raise BadRowError(self.name, self._line_text(int(m[2])),
-                                  f"the value {m[3]!r} is not a number", col) from None
+                                  f"the value {m[3]!r} is not a number",
+                                  cols.shown[col]) from None
             if col is not None and col in cols.wanted and col not in self.as_text:
                 self.as_text.add(col)
                 raise Retry
@@ -464,7 +587,7 @@ class CsvSource(_Source):
     def where(self, record):
         # pyarrow's number of the record-th row yielded: the header and the rows
         # skipped before it come first
-        number = record + 2
+        number = record + (2 if self.header else 1)
         for skipped in sorted(self.invalid_rows):
             if skipped > number:
                 break
@@ -473,7 +596,9 @@ class CsvSource(_Source):
 
     def _line_text(self, number):
         line = self._line_of(number)
-        return f"line {line}" if line is not None else f"row {number} (the header is row 1)"
+        if line is not None:
+            return f"line {line}"
+        return f"row {number}" + (" (the header is row 1)" if self.header else "")
 
     def _line_of(self, number):
         """The line (1-based) of pyarrow's row `number`: the number-th line that is

@@ -26,8 +26,8 @@ import scipy.sparse as sp
 from . import _columns
 from .idmap import TEXT, IdMap, UnknownIdError
 from ._kernels import coo
-from ._sources import (BadRowError, MissingColumnError, Retry, import_pyarrow, open_sources,
-                       to_arrow, unreadable)
+from ._sources import (BadRowError, MissingColumnError, Retry, column_text, import_pyarrow,
+                       open_sources, to_arrow, unreadable)
 from ._validation import check_bool, check_choice, check_dtype, check_int
 
 __all__ = ["IdMap", "Interactions", "read_interactions", "check_read_options", "BadRowError",
@@ -61,21 +61,68 @@ class Interactions:
 
 # ---------------------------------------------------------------- reading
 
+ROLES = ("user_col", "item_col", "value_col", "time_col")
+
+
 class _Columns:
+    """The id, value and time columns: as given (names or 0-based positions), or
+    resolved in one source (its column names, see ``resolve``)."""
+
     def __init__(self, user, item, value, time):
         self.user, self.item, self.value, self.time = user, item, value, time
         self.ids = [user, item]
         self.wanted = [c for c in (user, item, value, time) if c is not None]
-        self.roles = {user: "user_col", item: "item_col", value: "value_col",
-                      time: "time_col"}
+        self.roles = {c: r for c, r in zip((user, item, value, time), ROLES) if c is not None}
         self.id_types = {}  # id column -> "auto", "str" or "int"
+        self.shown = {c: c for c in self.wanted}  # column -> as BadRowError names it
+        self.labels = {c: f"{self.roles[c]} {c!r}" for c in self.wanted}  # for TypeErrors
+
+    def resolve(self, src):
+        """The columns in source `src`, by the names it gives them; a position is
+        the column at that index (for a file without a header, its field)."""
+        names = src.columns()
+        if all(isinstance(c, str) and c in names for c in self.wanted):
+            return self
+        found = {}
+        for c in self.wanted:
+            role = self.roles[c]
+            if isinstance(c, str):
+                if c not in names:
+                    raise MissingColumnError(src.name, c, role, names)
+                found[c] = c
+                continue
+            if c >= len(names):
+                raise MissingColumnError(src.name, c, role, names, src.named)
+            found[c] = names[c]
+            if names.count(names[c]) > 1:
+                at = [k for k, n in enumerate(names) if n == names[c]]
+                raise ValueError(f"{src.name} has {len(at)} columns named {names[c]!r} (at "
+                                 f"positions {', '.join(map(str, at))}): {role}={c} cannot "
+                                 f"tell them apart when reading; rename them")
+        for k, c in enumerate(self.wanted):
+            for c2 in self.wanted[k + 1:]:
+                if found[c] == found[c2]:
+                    raise ValueError(f"{self.roles[c]}={c!r} and {self.roles[c2]}={c2!r} are "
+                                     f"the same column of {src.name} ({found[c]!r}); they "
+                                     f"must name different columns")
+        out = _Columns(*(found.get(c) for c in (self.user, self.item, self.value, self.time)))
+        out.id_types = {found[c]: t for c, t in self.id_types.items()}
+        for c in self.wanted:
+            name, role = found[c], self.roles[c]
+            if isinstance(c, str):
+                out.shown[name], out.labels[name] = name, f"{role} {c!r}"
+            elif src.named:
+                out.shown[name], out.labels[name] = name, f"{role} {c} ({name!r})"
+            else:
+                out.shown[name], out.labels[name] = c, f"{role} {c}"
+        return out
 
 
 ID_TYPES = ("auto", "str", "int")
 
 
 def read_interactions(source, *, user_col, item_col, value_col=None, time_col=None,
-                      format=None, delimiter=None, aggregate="sum", min_value=None,
+                      format=None, delimiter=None, header=True, aggregate="sum", min_value=None,
                       min_user_interactions=1, min_item_interactions=1, on_bad_rows="error",
                       users=None, items=None, id_type="auto", dtype=np.float32,
                       progress=False):
@@ -86,9 +133,12 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
         visible files), a list of such paths, a pyarrow Table, RecordBatch or
         RecordBatchReader, a pandas DataFrame, any object with
         ``__arrow_c_stream__`` (polars...), or a dict {column: 1-D numpy array}.
-        CSV/TSV files have a header line; .gz/.bz2/.zst/.lz4 are decompressed.
+        .gz/.bz2/.zst/.lz4 files are decompressed.
     user_col, item_col: the id columns: integers (kept as int64, never through
-        text) or text, as id_type says.
+        text) or text, as id_type says. Every *_col is a column name (a str:
+        the header's, or the table's) or a 0-based position (an int: the
+        column's index in the header or table; in a file without a header, the
+        field's index in each line).
     id_type: "auto" (the default): integer columns give integer ids, text columns
         text ids; in CSV files a column whose values all parse as integers is an
         integer column ("007" and "7" are then the same id); if some files or
@@ -100,8 +150,23 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
     value_col: the value column (numbers or numeric text); None: every row has value 1.
     time_col: optional time column (numbers, date-times or ISO 8601 text); the
         result's timestamps hold each pair's latest time.
-    format: "csv", "tsv" or "parquet" for every file; None: from each file's extension.
-    delimiter: one character, overriding "," (csv) or tab (tsv).
+    format: "csv", "tsv" or "parquet" for every file; None: from each file's
+        extension (.csv, .tsv, .tab, .parquet, .pq; text ones also compressed);
+        a file with another extension (.dat, .txt, none) is Parquet if it starts
+        like one, else text whose delimiter is told from its first lines (after
+        decompression): the one of tab, "::", ",", ";", "|" that occurs as
+        often (at least once) on each line, counted outside double quotes; none
+        or several is a ValueError asking for format= or delimiter=.
+    delimiter: the field delimiter, overriding "," (csv), tab (tsv) or the one
+        told from the file. One character: CSV quoting applies ("a,b" is one
+        field). Several characters ("::", as MovieLens's ratings.dat): no
+        quoting, every occurrence splits (pyarrow parses one byte standing in
+        for it). Given without format, a file of unknown extension is read as
+        text split by it.
+    header: True (the default): the first line of each CSV/TSV file names the
+        columns. False: there is no header line, data starts at line 1, and
+        columns can only be given by position. Parquet files and tables always
+        name their columns.
     aggregate: how rows of the same (user, item) pair combine: "sum", "max",
         "last" (the last row in reading order: files in order, rows in file order)
         or "count" (the number of rows; values only serve min_value).
@@ -112,8 +177,9 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
         may end with fewer entries, even none, once items are dropped).
     on_bad_rows: "error" stops at a bad row (a missing id, a value that is missing,
         not a number, NaN or infinite, a bad time, a wrong number of fields) with a
-        BadRowError naming the file, the row (CSV: its line, the header is line 1)
-        and the column; "skip" drops such rows and counts them.
+        BadRowError naming the file, the row (CSV: its line, counting the header
+        and blank lines) and the column (its name, or its 0-based position in a
+        file without a header); "skip" drops such rows and counts them.
     users, items: existing IdMaps (e.g. a fitted model's): the matrix has exactly
         their rows/columns, rows with ids outside them are dropped and counted,
         and filtered users/items keep their (then empty) row or column. None: the
@@ -138,13 +204,13 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
     """
     o = check_read_options(
         user_col=user_col, item_col=item_col, value_col=value_col, time_col=time_col,
-        format=format, delimiter=delimiter, aggregate=aggregate, min_value=min_value,
-        min_user_interactions=min_user_interactions,
+        format=format, delimiter=delimiter, header=header, aggregate=aggregate,
+        min_value=min_value, min_user_interactions=min_user_interactions,
         min_item_interactions=min_item_interactions, on_bad_rows=on_bad_rows, users=users,
         items=items, id_type=id_type, dtype=dtype, progress=progress)
     pa = import_pyarrow()
 
-    sources = open_sources(source, o.format, o.delimiter, o.skip)
+    sources = open_sources(source, o.format, o.delimiter, o.skip, o.header)
     keep_values = o.cols.value is not None and o.rule != coo.COUNT
     acc = _Accumulator(o.cols, o.dtype, keep_values, min_value=o.min_value, skip=o.skip)
     bar = _progress_bar(sources, o.progress)
@@ -163,7 +229,7 @@ def read_interactions(source, *, user_col, item_col, value_col=None, time_col=No
 
 
 def check_read_options(*, user_col, item_col, value_col=None, time_col=None, format=None,
-                       delimiter=None, aggregate="sum", min_value=None,
+                       delimiter=None, header=True, aggregate="sum", min_value=None,
                        min_user_interactions=1, min_item_interactions=1, on_bad_rows="error",
                        users=None, items=None, id_type="auto", dtype=np.float32,
                        progress=False):
@@ -171,16 +237,22 @@ def check_read_options(*, user_col, item_col, value_col=None, time_col=None, for
     alone: a TypeError or ValueError naming the argument, before any reading.
     Returns them normalised."""
     o = SimpleNamespace()
-    o.cols = _check_columns(user_col, item_col, value_col, time_col)
+    o.header = check_bool("header", header)
+    o.cols = _check_columns(user_col, item_col, value_col, time_col, o.header)
     o.format = format if format is None else check_choice("format", format,
                                                           ("csv", "tsv", "parquet"))
     if delimiter is not None:
-        if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
-            raise ValueError(f"delimiter must be a single character (not a quote or line "
-                             f"break), got {delimiter!r}")
+        if not isinstance(delimiter, str) or not delimiter:
+            raise TypeError(f"delimiter must be None or a non-empty str, got {delimiter!r}")
+        if "\r" in delimiter or "\n" in delimiter or delimiter == '"':
+            raise ValueError(f"delimiter must not be a quote or hold a line break, got "
+                             f"{delimiter!r}")
         if format == "parquet":
             raise ValueError("delimiter applies to csv/tsv files, not format='parquet'")
     o.delimiter = delimiter
+    if not o.header and format == "parquet":
+        raise ValueError("header=False applies to csv/tsv files, not format='parquet' "
+                         "(Parquet names its columns; positions work without it)")
     o.rule = AGGREGATES[check_choice("aggregate", aggregate, tuple(AGGREGATES))]
     if min_value is not None:
         if isinstance(min_value, (bool, np.bool_)) or not isinstance(min_value, numbers.Real):
@@ -194,7 +266,7 @@ def check_read_options(*, user_col, item_col, value_col=None, time_col=None, for
     o.users = _check_map("users", users)
     o.items = _check_map("items", items)
     check_choice("id_type", id_type, ID_TYPES)
-    for col, name, given in ((user_col, "users", o.users), (item_col, "items", o.items)):
+    for col, name, given in ((o.cols.user, "users", o.users), (o.cols.item, "items", o.items)):
         o.cols.id_types[col] = _id_type(id_type, name, given)
     o.dtype = check_dtype(dtype)
     o.progress = check_bool("progress", progress)
@@ -214,20 +286,38 @@ def _id_type(id_type, name, given):
     return id_type
 
 
-def _check_columns(user_col, item_col, value_col, time_col):
-    named = {"user_col": user_col, "item_col": item_col, "value_col": value_col,
-             "time_col": time_col}
+def _check_columns(user_col, item_col, value_col, time_col, header=True):
+    """Each column: a name (a non-empty str) or a 0-based position (an int >= 0);
+    names need header=True."""
+    named = dict(zip(ROLES, (user_col, item_col, value_col, time_col)))
     for name, c in named.items():
         if c is None and name in ("user_col", "item_col"):
-            raise TypeError(f"{name} must be a column name, got None")
-        if c is not None and (not isinstance(c, str) or not c):
-            raise TypeError(f"{name} must be a column name (a non-empty str), got {c!r}")
+            raise TypeError(f"{name} must be a column name or a 0-based position, got None")
+        if c is None:
+            continue
+        if isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)):
+            c = named[name] = int(c)
+            if c < 0:
+                raise ValueError(f"{name} must be a column name or a 0-based position (an int "
+                                 f">= 0), got {c}")
+        elif not isinstance(c, str) or not c:
+            raise TypeError(f"{name} must be a column name (a non-empty str) or a 0-based "
+                            f"position (an int), got {c!r}")
     given = [(n, c) for n, c in named.items() if c is not None]
     for k, (n, c) in enumerate(given):
         for n2, c2 in given[k + 1:]:
             if c == c2:
                 raise ValueError(f"{n} and {n2} must name different columns, both are {c!r}")
-    return _Columns(user_col, item_col, value_col, time_col)
+    if not header:
+        names = [(n, c) for n, c in given if isinstance(c, str)]
+        if names:
+            shown = ", ".join(f"{n}={c!r}" for n, c in names)
+            fix = ", ".join(f"{n}={k}" for k, (n, _) in enumerate(names))
+            raise ValueError(f"{shown}: header=False means the file has no header line to name "
+                             f"columns; give {'them' if len(names) > 1 else 'it'} as 0-based "
+                             f"positions (e.g. {fix}), or pass header=True if the first line "
+                             f"names the columns")
+    return _Columns(*(named[r] for r in ROLES))
 
 
 def _check_map(name, value):
@@ -262,15 +352,12 @@ class _Accumulator:
         self.first_bad = None
 
     def read(self, src, bar):
-        available = src.columns()
-        for c in self.cols.wanted:
-            if c not in available:
-                raise MissingColumnError(src.name, c, self.cols.roles[c], available)
+        cols = self.cols.resolve(src)
         while True:
             mark = ([len(x) for x in (self.users, self.items, self.values, self.times)],
                     dict(self.counts), self.first_bad)
             try:
-                self._read(src, bar)
+                self._read(src, bar, cols)
                 break
             except Retry:
                 for lst, n in zip((self.users, self.items, self.values, self.times), mark[0]):
@@ -282,38 +369,38 @@ class _Accumulator:
             where, reason = src.invalid_where()
             self.first_bad = f"{src.name}, {where}: {reason}"
 
-    def _read(self, src, bar):
+    def _read(self, src, bar, cols):
         offset = 0
-        for batch in src.batches(self.cols.wanted, self.cols):
+        for batch in src.batches(cols.wanted, cols):
             n = batch.num_rows
-            self._add(batch, src, offset)
+            self._add(batch, src, offset, cols)
             del batch
             _release()
             offset += n
             if bar is not None:
                 bar.update(src.progress(n))
 
-    def _add(self, batch, src, offset):
-        cols, n = self.cols, batch.num_rows
+    def _add(self, batch, src, offset, cols):
+        n = batch.num_rows
         self.counts["rows_read"] += n
         if n == 0:
             return
         checks = []
-        u, bad, why = _columns.ids(batch.column(cols.user), f"user_col {cols.user!r}", src.name,
+        label, shown = cols.labels, cols.shown
+        u, bad, why = _columns.ids(batch.column(cols.user), label[cols.user], src.name,
                                    cols.id_types[cols.user])
-        checks.append((cols.user, bad, why))
-        i, bad, why = _columns.ids(batch.column(cols.item), f"item_col {cols.item!r}", src.name,
+        checks.append((shown[cols.user], bad, why))
+        i, bad, why = _columns.ids(batch.column(cols.item), label[cols.item], src.name,
                                    cols.id_types[cols.item])
-        checks.append((cols.item, bad, why))
+        checks.append((shown[cols.item], bad, why))
         v = t = None
         if cols.value is not None:
-            v, bad, why = _columns.values(batch.column(cols.value), f"value_col {cols.value!r}",
+            v, bad, why = _columns.values(batch.column(cols.value), label[cols.value],
                                           src.name, self.dtype)
-            checks.append((cols.value, bad, why))
+            checks.append((shown[cols.value], bad, why))
         if cols.time is not None:
-            t, bad, why = _columns.times(batch.column(cols.time), f"time_col {cols.time!r}",
-                                         src.name)
-            checks.append((cols.time, bad, why))
+            t, bad, why = _columns.times(batch.column(cols.time), label[cols.time], src.name)
+            checks.append((shown[cols.time], bad, why))
         bad = None
         for _, b, _ in checks:
             if b is not None:
@@ -325,8 +412,8 @@ class _Accumulator:
             if not self.skip:
                 raise BadRowError(src.name, src.where(offset + first), why(first), col)
             if self.first_bad is None:
-                self.first_bad = f"{src.name}, {src.where(offset + first)}, column {col!r}: " \
-                                 f"{why(first)}"
+                self.first_bad = f"{src.name}, {src.where(offset + first)}, " \
+                                 f"{column_text(col)}: {why(first)}"
             self.counts["bad_rows_skipped"] += int(bad.sum())
             keep = ~bad
         if self.min_value is not None:

@@ -632,8 +632,9 @@ def test_missing_column_lists_the_existing_ones(tmp_path):
 def test_unknown_format_and_bad_arguments(tmp_path):
     path = tmp_path / "x.xlsx"
     path.write_text("")
-    with pytest.raises(ValueError, match=r"cannot tell the format of x\.xlsx from its extension"
-                                         r".*pass format='csv', 'tsv' or 'parquet'"):
+    with pytest.raises(ValueError, match=r"cannot tell the format of x\.xlsx: its extension is "
+                                         r"none of .* and it is empty; pass format='csv' or "
+                                         r"'tsv' \(with delimiter= .*\) or format='parquet'"):
         read_interactions(path, **COLS)
     with pytest.raises(ValueError, match=r"format must be one of 'csv', 'tsv', 'parquet'; "
                                          r"got 'xlsx'"):
@@ -652,15 +653,14 @@ def test_unknown_format_and_bad_arguments(tmp_path):
         (dict(min_value=float("nan")), ValueError, r"min_value must be a finite number, got nan"),
         (dict(item_col="user"), ValueError, r"user_col and item_col must name different "
                                             r"columns, both are 'user'"),
-        (dict(user_col=None), TypeError, r"user_col must be a column name, got None"),
+        (dict(user_col=None), TypeError, r"user_col must be a column name or a 0-based "
+                                                  r"position, got None"),
         (dict(dtype=np.int32), TypeError, r"dtype must be numpy.float32 or numpy.float64"),
-        (dict(delimiter=","), ValueError, r"format and delimiter apply to files"),
+        (dict(delimiter=","), ValueError, r"delimiter=',' applies to files; source is a dict"),
     ]
     for extra, exc, match in cases:
         with pytest.raises(exc, match=match):
             read_interactions(src, **{**COLS, **extra})
-    with pytest.raises(ValueError, match=r"delimiter must be a single character"):
-        read_interactions(path, **COLS, format="csv", delimiter="::")
     with pytest.raises(TypeError, match=r"source must be a file or directory path"):
         read_interactions(3.5, **COLS)
     with pytest.raises(TypeError, match=r"value_col 'value' in the pyarrow Table must hold "
@@ -777,13 +777,51 @@ def test_lastfm_user_artists():
     path = _data_dir() / "hetrec2011-lastfm-2k" / "user_artists.dat"
     if not path.exists():
         pytest.skip(f"{path} not found")
-    data = read_interactions(path, user_col="userID", item_col="artistID", value_col="weight",
-                             format="tsv")
+    # .dat: the tab is told from the first lines (CRLF line ends)
+    data = read_interactions(path, user_col="userID", item_col="artistID", value_col="weight")
     check_canonical(data)
     assert data.matrix.shape == (1892, 17632) and data.matrix.nnz == 92834
     assert data.users.ids.dtype == np.int64
     u, i = data.users.index(2), data.items.index(51)
     assert data.matrix[u, i] == 13883
+    by_position = read_interactions(path, user_col=0, item_col=1, value_col=2, format="tsv")
+    assert by_position.users == data.users and by_position.items == data.items
+    assert (by_position.matrix != data.matrix).nnz == 0
+
+
+@pytest.mark.data
+def test_movielens_1m_ratings_dat():
+    """ratings.dat as GroupLens ships it: "::", no header, sniffed. The copy in the
+    shared data is ratings.dat.gz, the first 487,650 lines (users 1-2999, see its
+    SOURCES.md); the whole file has 1,000,209 rows."""
+    directory = _data_dir() / "ml-1m"
+    paths = [directory / n for n in ("ratings.dat", "ratings.dat.gz") if (directory / n).exists()]
+    if not paths:
+        pytest.skip(f"no ratings.dat(.gz) in {directory}")
+    data = read_interactions(paths[0], user_col=0, item_col=1, value_col=2, time_col=3,
+                             header=False)
+    check_canonical(data)
+    shape = {1_000_209: (6040, 3706), 487_650: (2999, 3615)}[data.report["rows_read"]]
+    assert data.matrix.shape == shape and data.matrix.nnz == data.report["rows_read"]
+    assert data.report["duplicates_aggregated"] == 0 and data.report["bad_rows_skipped"] == 0
+    assert data.users.ids.dtype == data.items.ids.dtype == np.int64
+    u, i = data.users.index(1), data.items.index(1193)  # its first line: 1::1193::5::978300760
+    assert data.matrix[u, i] == 5
+    lo, hi = data.matrix.indptr[u], data.matrix.indptr[u + 1]
+    assert data.timestamps[lo + np.searchsorted(data.matrix.indices[lo:hi], i)] == 978300760
+    assert set(np.unique(data.matrix.data).tolist()) == {1, 2, 3, 4, 5}
+
+
+@pytest.mark.data
+def test_movielens_1m_pairs_without_header():
+    """All 1,000,209 (user, movie) pairs of ML-1M, a headerless TSV: columns by position."""
+    path = _data_dir() / "ml-1m" / "user_movie_pairs.tsv.gz"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    data = read_interactions(path, user_col=0, item_col=1, header=False)
+    check_canonical(data)
+    assert data.report["rows_read"] == data.matrix.nnz == 1_000_209
+    assert data.matrix.shape == (6040, 3706)
 
 
 # ---------------------------------------------------------------- delimited text (_delimited)
@@ -850,3 +888,263 @@ def test_substituted_stream_collision():
     stream.read(8)
     with pytest.raises(Collision):
         stream.read(-1)
+
+
+# ---------------------------------------------------------------- headerless files, "::", sniffing
+
+def write_lines(path, lines, newline="\n"):
+    """Text lines to path (gzip-compressed when it ends with .gz)."""
+    import gzip
+
+    data = (newline.join(lines) + newline).encode()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+@pytest.mark.parametrize("str_ids", [False, True], ids=["int-ids", "str-ids"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_headerless_files_by_position(tmp_path, fmt, str_ids):
+    users, items, values, times = random_rows(str_ids=str_ids)
+    table = pa.table({"time": times, "user": users, "x": np.zeros(len(users)), "value": values,
+                      "item": items})
+    path = tmp_path / f"x.{fmt}"
+    pcsv.write_csv(table, path, write_options=pcsv.WriteOptions(
+        include_header=False, delimiter="\t" if fmt == "tsv" else ",",
+        quoting_style="none" if fmt == "tsv" else "needed"))
+    data = read_interactions(path, user_col=1, item_col=4, value_col=3, time_col=0,
+                             header=False)
+    check_canonical(data)
+    assert data.users.ids.dtype == (TEXT if str_ids else np.int64)
+    assert triples(data) == reference(users, items, values, times)
+    assert data.report["rows_read"] == len(users)  # the first line is data
+    assert data.timestamps.dtype == np.int64
+    # numpy integers are positions too; without a value column every row counts 1
+    counted = read_interactions(path, user_col=np.int64(1), item_col=np.int32(4), header=False)
+    assert counted.matrix.sum() == len(users)
+
+
+def test_positions_in_a_file_with_a_header(tmp_path):
+    path = write_lines(tmp_path / "x.tsv", ["userID\tartistID\tweight", "2\t51\t13883",
+                                            "2\t52\t11690", "3\t51\tmany"])
+    with pytest.raises(BadRowError, match=rf"^{path}, line 4, column 'weight': the value "
+                                          rf"'many' is not a number"):
+        read_interactions(path, user_col=0, item_col="artistID", value_col=2)
+    data = read_interactions(path, user_col=0, item_col="artistID", value_col=2,
+                             on_bad_rows="skip")
+    assert triples(data) == {(2, 51): (13883.0, None), (2, 52): (11690.0, None)}
+    with pytest.raises(ValueError, match=r"user_col=0 and item_col='userID' are the same column "
+                                         r"of .*x\.tsv \('userID'\); they must name different"):
+        read_interactions(path, user_col=0, item_col="userID")
+    with pytest.raises(MissingColumnError, match=r"x\.tsv has no column 3 \(given as value_col=3, "
+                                                 r"a 0-based position\); it has 3 column\(s\), "
+                                                 r"by position: 0 'userID', 1 'artistID', "
+                                                 r"2 'weight'$"):
+        read_interactions(path, user_col=0, item_col=1, value_col=3)
+    table = pa.table({"a": [1, 2], "b": ["x", "y"], "c": [1.0, 2.0]})
+    assert triples(read_interactions(table, user_col=1, item_col=0, value_col=2)) == \
+        {("x", 1): (1.0, None), ("y", 2): (2.0, None)}
+    with pytest.raises(TypeError, match=r"value_col 2 \('b'\) in the pyarrow Table must hold "
+                                        r"numbers"):
+        read_interactions(pa.table({"a": [1], "c": [1], "b": [[1.0]]}), user_col=0,
+                          item_col=1, value_col=2)
+    dup = write_lines(tmp_path / "dup.csv", ["u,i,u", "1,2,3"])
+    with pytest.raises(ValueError, match=r"dup\.csv has 2 columns named 'u' \(at positions 0, "
+                                         r"2\): user_col=2 cannot tell them apart"):
+        read_interactions(dup, user_col=2, item_col=1)
+
+
+def test_headerless_bad_rows_and_line_numbers(tmp_path):
+    lines = [f"{k},{k % 4},1,{100 + k}" for k in range(12)]
+    lines[3] = ""
+    lines[7] = "7,3,x,107"
+    path = write_lines(tmp_path / "x.csv", lines)
+    with pytest.raises(BadRowError) as err:
+        read_interactions(path, user_col=0, item_col=1, value_col=2, header=False)
+    assert str(err.value).startswith(f"{path}, line 8, column 2 (0-based): the value 'x' is not "
+                                     f"a number.")
+    assert (err.value.row, err.value.column) == ("line 8", 2)
+    data = read_interactions(path, user_col=0, item_col=1, value_col=2, header=False,
+                             on_bad_rows="skip")
+    assert data.report["first_bad_row"] == \
+        f"{path}, line 8, column 2 (0-based): the value 'x' is not a number"
+    assert data.report["rows_read"] == 11 and data.report["nnz"] == 10
+    lines[7] = "7,3"
+    write_lines(path, lines)
+    with pytest.raises(BadRowError, match=rf"^{path}, line 8: the row has 2 fields where the "
+                                          rf"first row has 4 \('7,3'\)"):
+        read_interactions(path, user_col=0, item_col=1, header=False)
+    with pytest.raises(MissingColumnError, match=r"has no column 4 \(given as time_col=4, a "
+                                                 r"0-based position\); its first row has 4 "
+                                                 r"field\(s\), positions 0 to 3$"):
+        read_interactions(path, user_col=0, item_col=1, time_col=4, header=False)
+
+
+def test_header_false_needs_positions():
+    cases = [
+        (dict(user_col="u", item_col=1), r"^user_col='u': header=False means the file has no "
+                                         r"header line to name columns; give it as 0-based "
+                                         r"positions \(e\.g\. user_col=0\), or pass header=True"),
+        (dict(user_col=0, item_col="i", value_col="v"),
+         r"^item_col='i', value_col='v': header=False .* give them as 0-based positions "
+         r"\(e\.g\. item_col=0, value_col=1\)"),
+    ]
+    src = {"u": np.array([1]), "i": np.array([1])}
+    for cols, match in cases:
+        with pytest.raises(ValueError, match=match):
+            read_interactions(src, **cols, header=False)
+    with pytest.raises(ValueError, match=r"^header=False applies to files; source is a dict"):
+        read_interactions(src, user_col=0, item_col=1, header=False)
+    with pytest.raises(ValueError, match=r"^format='csv' and header=False apply to files"):
+        read_interactions(src, user_col=0, item_col=1, format="csv", header=False)
+    with pytest.raises(ValueError, match=r"header=False applies to csv/tsv files, not "
+                                         r"format='parquet'"):
+        read_interactions(src, user_col=0, item_col=1, format="parquet", header=False)
+    with pytest.raises(TypeError, match=r"header must be True or False, got 0"):
+        read_interactions(src, user_col=0, item_col=1, header=0)
+    with pytest.raises(ValueError, match=r"user_col must be a column name or a 0-based position "
+                                         r"\(an int >= 0\), got -1"):
+        read_interactions(src, user_col=-1, item_col=1)
+    with pytest.raises(TypeError, match=r"item_col must be a column name \(a non-empty str\) or "
+                                        r"a 0-based position \(an int\), got True"):
+        read_interactions(src, user_col=0, item_col=True)
+    with pytest.raises(ValueError, match=r"user_col and item_col must name different columns, "
+                                         r"both are 1"):
+        read_interactions(src, user_col=1, item_col=1)
+
+
+MOVIELENS = ["1::1193::5::978300760", "1::661::3::978302109", "2::1193::4::978298413",
+             "2::3105::5::978298673", "3::661::2::978297018"]
+ML_TRIPLES = {(1, 1193): (5.0, 978300760), (1, 661): (3.0, 978302109),
+              (2, 1193): (4.0, 978298413), (2, 3105): (5.0, 978298673), (3, 661): (2.0, 978297018)}
+ML_COLS = dict(user_col=0, item_col=1, value_col=2, time_col=3, header=False)
+
+
+@pytest.mark.parametrize("name", ["ratings.dat", "ratings.dat.gz", "ratings", "ratings.csv"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_double_colon_files(tmp_path, name, newline):
+    path = write_lines(tmp_path / name, MOVIELENS + [""], newline)  # and a blank last line
+    delimiter = "::" if name == "ratings.csv" else None  # .csv says ",": given here
+    data = read_interactions(path, **ML_COLS, delimiter=delimiter)
+    check_canonical(data)
+    assert triples(data) == ML_TRIPLES and data.report["rows_read"] == 5
+    assert read_interactions(path, **ML_COLS, format="csv", delimiter="::").report["nnz"] == 5
+
+
+def test_double_colon_fields_are_not_quoted(tmp_path):
+    # with a multi-character delimiter quotes are text, and every "::" splits
+    path = write_lines(tmp_path / "movies.dat", ['1::"Heat" (1995)::4', '2::Heat, "The"::5',
+                                                 '3::"a::b"::1', "4::a:b:::2"])
+    data = read_interactions(path, user_col=0, item_col=1, value_col=2, header=False,
+                             delimiter="::", on_bad_rows="skip")
+    assert triples(data) == {(1, '"Heat" (1995)'): (4.0, None), (2, 'Heat, "The"'): (5.0, None)}
+    # 3::"a::b"::1 has 4 fields; 4::a:b:::2 is split left to right: "4", "a:b", ":2"
+    assert data.report["bad_rows_skipped"] == 2
+    with pytest.raises(BadRowError, match=r"line 3: the row has 4 fields where the first row "
+                                          r"has 3 \('3::\"a::b\"::1'\)"):
+        read_interactions(path, user_col=0, item_col=1, value_col=2, header=False,
+                          delimiter="::")
+
+
+def test_double_colon_bad_rows_and_header(tmp_path):
+    lines = ["UserID::MovieID::Rating::Timestamp"] + MOVIELENS
+    lines[4] = "2::3105::five::978298673"
+    lines.insert(2, "")
+    path = write_lines(tmp_path / "ratings.txt", lines, "\r\n")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 6, column 'Rating': the value 'five' "
+                                          rf"is not a number"):
+        read_interactions(path, user_col="UserID", item_col="MovieID", value_col="Rating")
+    with pytest.raises(BadRowError, match=rf"^{path}, line 6, column 'Rating': the value 'five'"):
+        read_interactions(path, user_col=0, item_col=1, value_col=2, delimiter="::")
+    data = read_interactions(path, user_col="UserID", item_col=1, value_col="Rating",
+                             time_col=3, on_bad_rows="skip")
+    assert triples(data) == {k: v for k, v in ML_TRIPLES.items() if k != (2, 3105)}
+    lines[5] = "3::661"
+    write_lines(path, lines)
+    with pytest.raises(BadRowError, match=rf"^{path}, line 6: the row has 2 fields where the "
+                                          rf"header has 4 \('3::661'\)"):
+        read_interactions(path, user_col=0, item_col=1, delimiter="::")
+
+
+def test_double_colon_substitute_found_later_in_the_file(tmp_path, monkeypatch):
+    # the byte first chosen to stand in for "::" turns up after the first block:
+    # the file is read again with another one, and the byte stays in its field
+    monkeypatch.setattr(_sources, "SUB_HEAD", 64)
+    monkeypatch.setattr(_sources, "CSV_BLOCK", 64)
+    lines = [f"{k}::{k % 3}::1" for k in range(40)] + ["40::a\x1fb::2", "41::\x1e::3"]
+    path = write_lines(tmp_path / "x.dat", lines)
+    data = read_interactions(path, user_col=0, item_col=1, value_col=2, header=False)
+    assert data.report["rows_read"] == 42 and data.report["nnz"] == 42
+    assert triples(data)[(40, "a\x1fb")] == (2.0, None) and triples(data)[(41, "\x1e")] == \
+        (3.0, None)
+
+
+def test_sniffing_unknown_extensions(tmp_path):
+    users, items, values, _ = random_rows(60, str_ids=True)
+    expected = reference(users, items, values)
+    text = write(tmp_path / "x.csv", users, items, values).read_text()
+    for name, sep in [("x.dat", "\t"), ("x.txt", ";"), ("x", "|"), ("x.data", ","),
+                      ("x.dat.gz", "\t"), ("x.txt.bz2", "::")]:
+        lines = text.replace('"', "").replace(",", sep).splitlines()  # "::" does not unquote
+        path = tmp_path / name
+        data = "\n".join(lines).encode() + b"\n"
+        if name.endswith(".gz"):
+            import gzip
+            data = gzip.compress(data)
+        elif name.endswith(".bz2"):
+            import bz2
+            data = bz2.compress(data)
+        path.write_bytes(data)
+        assert triples(read_interactions(path, **COLS)) == expected, name
+    # Parquet without its extension: by its first bytes
+    pq.write_table(pa.table({"user": users, "item": items, "value": values}), tmp_path / "part")
+    assert triples(read_interactions(tmp_path / "part", **COLS)) == expected
+    # known extensions keep their meaning: a .csv is split by ","
+    tsv_named_csv = write_lines(tmp_path / "y.csv", ["user\titem", "1\t2"])
+    with pytest.raises(MissingColumnError, match=r"its columns are: 'user\\titem'"):
+        read_interactions(tsv_named_csv, user_col="user", item_col="item")
+
+
+def test_sniffing_errors(tmp_path):
+    cases = [
+        (["u\ti,v", "1\t2,3"], r"its first 2 lines could be split by tab and ',' alike"),
+        (["a,b", "c,d,e", "f"], r"no delimiter occurs the same number of times on each of its "
+                                r"first 3 lines \(tried tab, '::', ',', ';', '\|'; found ',' 0 to "
+                                r"2 time\(s\) per line\)"),
+        (["1 2", "3 4"], r"found none of them\); spaces occur as often on every line: pass "
+                         r"delimiter=' '"),
+        ([], "it is empty"),
+    ]
+    for lines, why in cases:
+        path = write_lines(tmp_path / "x.dat", lines) if lines else tmp_path / "x.dat"
+        if not lines:
+            path.write_bytes(b"")
+        with pytest.raises(ValueError, match=rf"^cannot tell the format of x\.dat: its extension "
+                                             rf"is none of \.csv, \.tsv, .* and .*{why}.*; pass "
+                                             rf"format='csv' or 'tsv' \(with delimiter= for "
+                                             rf"another separator, e\.g\. delimiter='::'\) or "
+                                             rf"format='parquet'$"):
+            read_interactions(path, user_col=0, item_col=1, header=False)
+    # a delimiter or format given: no sniffing
+    path = write_lines(tmp_path / "x.dat", ["1 2", "3 4"])
+    assert read_interactions(path, user_col=0, item_col=1, header=False,
+                             delimiter=" ").report["nnz"] == 2
+    import gzip
+    (tmp_path / "y.dat").write_bytes(gzip.compress(b"1,2\n"))
+    with pytest.raises(ValueError, match=r"y\.dat cannot be read as text: it is gzip-compressed "
+                                         r".*rename it to y\.dat\.gz"):
+        read_interactions(tmp_path / "y.dat", user_col=0, item_col=1, header=False)
+    (tmp_path / "y.dat.gz").write_bytes(b"not gzip at all\n")
+    with pytest.raises(ValueError, match=r"y\.dat\.gz cannot be read to tell its format"):
+        read_interactions(tmp_path / "y.dat.gz", user_col=0, item_col=1, header=False)
+
+
+def test_delimiter_argument_checks(tmp_path):
+    path = write_lines(tmp_path / "x.csv", ["1,2"])
+    for bad, exc, match in [("", TypeError, r"delimiter must be None or a non-empty str, got ''"),
+                            (3, TypeError, r"delimiter must be None or a non-empty str, got 3"),
+                            ("\n", ValueError, r"delimiter must not be a quote or hold a line "
+                                               r"break, got '\\n'"),
+                            (":\r:", ValueError, r"hold a line break"),
+                            ('"', ValueError, r"must not be a quote")]:
+        with pytest.raises(exc, match=match):
+            read_interactions(path, user_col=0, item_col=1, header=False, delimiter=bad)
