@@ -101,13 +101,17 @@ def _plain_value(text):
     return inner if re.fullmatch(r"[\w.+-]+", inner) else text
 
 
-# users=/items= (in read_interactions' messages) are the model's maps
-_PHRASES = [(re.compile(r"\bbut (users|items) holds (\w+) ids"), r"but the model's \1 have \2 ids")]
+# header=True|False has a flag for one of its values; users=/items= are the model's maps
+_PHRASES = [(re.compile(r"\bpass header=True\b"), "drop --no-header"),
+           (re.compile(r"\bheader=True\b"), "without --no-header"),
+           (re.compile(r"\bheader=False\b"), "--no-header"),
+           (re.compile(r"\bbut (users|items) holds (\w+) ids"), r"but the model's \1 have \2 ids")]
 
 
 def _cli_words(message):
     """A library message in the command line's words: format='tsv' -> --format tsv,
-    on_bad_rows='skip' -> --on-bad-rows skip, min_user_interactions -> its flag."""
+    on_bad_rows='skip' -> --on-bad-rows skip, min_user_interactions -> its flag,
+    header=False -> --no-header."""
     for pattern, words in _PHRASES:
         message = pattern.sub(words, message)
 
@@ -156,20 +160,28 @@ def _add_input_columns(p, title, required=True, time=False):
     """The reading options; `time`: --time-col has a use (evaluate --split time)."""
     g = p.add_argument_group(title)
     g.add_argument("--user-col", required=required, metavar="COL",
-                   help="the column of user ids (its name in the header line)")
+                   help="the column of user ids: its name in the header line, or with "
+                        "--no-header its 0-based position (0 is the first field)")
     g.add_argument("--item-col", required=required, metavar="COL",
-                   help="the column of item ids")
+                   help="the column of item ids (a name, or with --no-header a position)")
     g.add_argument("--value-col", default=None, metavar="COL",
                    help="the column of values: plays, ratings... (default: every row counts 1)")
     if time:
         g.add_argument("--time-col", default=None, metavar="COL",
                        help="the column of timestamps (numbers, date-times or ISO 8601 "
                             "text): needed by --split time")
+    g.add_argument("--no-header", action="store_true",
+                   help="CSV/TSV files have no header line: data starts on line 1 and the "
+                        "--*-col options are 0-based column positions")
     g.add_argument("--format", choices=("csv", "tsv", "parquet"), default=None,
-                   help="the format of every file (default: from each file's extension)")
+                   help="the format of every file (default: from each file's extension; for "
+                        "another one, Parquet by the file's first bytes, else text split by "
+                        "the delimiter found on its first lines: tab, ::, comma, ; or |)")
     g.add_argument("--delimiter", default=None, metavar="TEXT",
-                   help="the field separator of CSV/TSV files (default: a comma for csv, a "
-                        "tab for tsv)")
+                   help="the field separator of CSV/TSV files: one character, or several "
+                        "such as :: (MovieLens .dat files; then no quoting); \\t is a tab "
+                        "(default: a comma "
+                        "for csv, a tab for tsv, found from the first lines otherwise)")
     g.add_argument("--aggregate", choices=("sum", "max", "last", "count"), default="sum",
                    help="how rows of the same user and item combine: sum, max, last (in "
                         "file order) or count, the number of rows (default: sum)")
@@ -233,10 +245,19 @@ def _progress(args):
     return not args.quiet and sys.stderr.isatty()
 
 
+def _column(args, text):
+    """A --*-col value: a name, or with --no-header a 0-based position (an int)."""
+    if text is not None and args.no_header and text.strip().isdigit():
+        return int(text)
+    return text  # with --no-header, read_interactions says why a name cannot be
+
+
 def _read_options(args, users=None, items=None):
-    return dict(user_col=args.user_col, item_col=args.item_col, value_col=args.value_col,
-                time_col=getattr(args, "time_col", None), format=args.format,
-                delimiter=args.delimiter, aggregate=args.aggregate, min_value=args.min_value,
+    cols = {name: _column(args, getattr(args, name, None))
+            for name in ("user_col", "item_col", "value_col", "time_col")}
+    delimiter = "\t" if args.delimiter == "\\t" else args.delimiter  # --delimiter '\t'
+    return dict(**cols, format=args.format, delimiter=delimiter,
+                header=not args.no_header, aggregate=args.aggregate, min_value=args.min_value,
                 min_user_interactions=args.min_user_interactions,
                 min_item_interactions=args.min_item_interactions,
                 on_bad_rows=args.on_bad_rows, users=users, items=items,

@@ -322,6 +322,10 @@ USAGE_ERRORS = [
      "regularization must be a finite number >= 0"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--epsilon", "0"], "epsilon"),
     (["fit", "{csv}", "--user-col", "u", "--item-col", "i", "--seed", "-3"], "--seed must be"),
+    (["fit", "{csv}", "--user-col", "u", "--item-col", "1", "--no-header"],
+     "--user-col u: --no-header means the file has no header line"),
+    (["fit", "{csv}", "--user-col", "0", "--item-col", "1", "--no-header", "--format",
+      "parquet"], "--no-header applies to csv/tsv files, not --format parquet"),
     (["recommend", "{model}", "--all", "-N", "0"], "-N must be >= 1, got 0"),
     (["recommend", "{model}", "--all", "--threads", "-2"], "--threads must be"),
     (["recommend", "{model}", "--all", "--exclude-seen", "{csv}"], "needs --user-col"),
@@ -723,3 +727,48 @@ def test_a_file_that_is_not_a_model_is_called_so(tmp_path, capsys, kind):
                    f"all" in err, err
     if kind == "npy":
         assert "like a single .npy array" in err
+
+
+# ---------------------------------------------------------------- files without a header
+
+def _movielens_style(tmp_path, n=400, seed=4):
+    """user::item::rating::time lines, no header (as MovieLens 1M's ratings.dat)."""
+    rng = np.random.default_rng(seed)
+    users, items = rng.integers(1, 30, n), rng.integers(1, 20, n) * 10
+    path = tmp_path / "ratings.dat"
+    path.write_text("".join(f"{u}::{i}::{r}::{t}\n" for u, i, r, t in
+                            zip(users, items, rng.integers(1, 6, n), rng.permutation(n))))
+    return path, set(zip(users.tolist(), items.tolist()))
+
+
+@pytest.mark.parametrize("delimiter", [["--delimiter", "::"], []])  # given, or told from the file
+def test_a_headerless_double_colon_file_end_to_end(tmp_path, capsys, delimiter):
+    path, seen = _movielens_style(tmp_path)
+    columns = ["--no-header", *delimiter, "--user-col", "0", "--item-col", "1"]
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "fit", path, *columns, "--value-col", "2", *FIT, "-o", model,
+                         "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["read"]["rows_read"] == 400 and summary["read"]["bad_rows_skipped"] == 0
+    loaded = WALS.load(model)
+    assert set(loaded.user_ids_.ids.tolist()) == {u for u, _ in seen}
+    assert set(loaded.item_ids_.ids.tolist()) == {i for _, i in seen}
+    recs = tmp_path / "recs.csv"
+    code, out, err = run(capsys, "recommend", model, "--all", "-N", "3", "--exclude-seen", path,
+                         *columns, "-o", recs)
+    assert code == 0, err
+    table = pcsv.read_csv(recs).to_pydict()
+    assert len(table["user"]) == 3 * len(loaded.user_ids_)
+    assert not seen & set(zip(table["user"], table["item"]))
+    code, out, err = run(capsys, "evaluate", path, *columns, "--time-col", "3", "--split",
+                         "time", "--per-user", *FIT, "--json")
+    assert code == 0, err
+    assert json.loads(out)["users_evaluated"] > 0
+
+
+def test_a_header_line_read_as_data_and_a_missing_position(tmp_path, capsys, csv_file):
+    code, _, err = run(capsys, "fit", csv_file, "--no-header", "--user-col", "0", "--item-col",
+                       "9", *FIT, "-o", tmp_path / "m.npz")
+    assert code == 1 and "(given as --item-col 9, a 0-based position)" in err, err
+    assert "item_col" not in err
