@@ -79,18 +79,35 @@ class Collision(Exception):
     """Internal: the substitute byte occurs in the file."""
 
 
+def _first_end(data):
+    """The index just after the first line end (LF or CR) of data, 0 if none."""
+    lf, cr = data.find(b"\n"), data.find(b"\r")
+    return (lf if cr < 0 else cr if lf < 0 else min(lf, cr)) + 1
+
+
+def _last_end(data):
+    """The index just after the last line end (LF or CR) of data, 0 if none."""
+    return max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+
+
 class Substituted:
     """A read-only binary file over `stream` (anything with read(n) -> bytes) in
     which every `delimiter` (bytes) reads as the byte `sub`. Closing it leaves
-    `stream` open (its owner closes it)."""
+    `stream` open (its owner closes it).
+
+    Each chunk read is replaced whole; what precedes its first line end (the
+    rest of a line begun in the previous chunk) is replaced again joined to that
+    beginning, and what follows its last line end waits for the next chunk. The
+    parts are handed out as memoryviews of the replaced chunks, so that a byte is
+    copied only by the read and the replace; read(n) returns at most n bytes,
+    fewer at a part's end (a short read, which Arrow's streams allow)."""
 
     closed = False
 
     def __init__(self, stream, delimiter, sub, block=1 << 20):
         self.stream, self.delimiter, self.sub, self.block = stream, delimiter, sub, block
-        self._out = b""   # replaced bytes not yet returned, from _pos
-        self._pos = 0
-        self._carry = b""  # the last, unfinished line read
+        self._parts = []   # replaced bytes not yet returned, in order
+        self._carry = b""  # the last, unfinished line read (not replaced)
         self._eof = False
         self._told = 0
 
@@ -113,11 +130,18 @@ class Substituted:
         if n is None or n < 0:
             while not self._eof:
                 self._fill(self.block)
-            n = len(self._out) - self._pos
-        while not self._eof and len(self._out) - self._pos < n:
-            self._fill(n - (len(self._out) - self._pos))
-        out = self._out[self._pos:self._pos + n]
-        self._pos += len(out)
+            out = b"".join(self._parts)
+            self._parts = []
+        else:
+            while not self._parts and not self._eof:
+                self._fill(n)
+            if not self._parts:
+                return b""
+            part = self._parts[0]  # never empty: b"" would end the file for the reader
+            if len(part) <= n:
+                out = self._parts.pop(0)
+            else:
+                out, self._parts[0] = part[:n], part[n:]
         self._told += len(out)
         return out
 
@@ -125,17 +149,22 @@ class Substituted:
         chunk = self.stream.read(max(want, self.block))
         if not chunk:
             self._eof = True
-            data, self._carry = self._carry, b""
-        else:
-            buf = self._carry + chunk if self._carry else chunk
-            cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
-            if cut == 0:  # no line end yet
-                self._carry = buf
-                return
-            data, self._carry = buf[:cut], buf[cut:]
-        if self.sub in data:
+            if self._carry:
+                self._parts.append(self._carry.replace(self.delimiter, self.sub))
+            self._carry = b""
+            return
+        if self.sub in chunk:
             raise Collision
-        rest = self._out[self._pos:]
-        data = data.replace(self.delimiter, self.sub)
-        self._out = rest + data if rest else data
-        self._pos = 0
+        last = _last_end(chunk)
+        if last == 0:  # no line end yet
+            self._carry += chunk
+            return
+        first = 0
+        if self._carry:  # the line begun before, replaced joined to its end
+            first = _first_end(chunk)
+            self._parts.append((self._carry + chunk[:first]).replace(self.delimiter, self.sub))
+        if first < last:
+            out = chunk.replace(self.delimiter, self.sub)
+            # line ends are not replaced: the same lines end the replaced chunk
+            self._parts.append(memoryview(out)[_first_end(out) if first else 0:_last_end(out)])
+        self._carry = chunk[last:]

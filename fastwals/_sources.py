@@ -31,6 +31,7 @@ BATCH_ROWS = 1 << 20      # rows per batch from Parquet files and in-memory tabl
 CSV_BLOCK = 1 << 24       # bytes per CSV block
 SCAN_BLOCK = 1 << 22      # bytes per read when counting lines to name a bad row
 SUB_HEAD = 1 << 20        # bytes looked at to choose a stand-in for a multi-character delimiter
+SUB_BLOCK = 1 << 20       # bytes per read, at least, under such a stand-in (_delimited.Substituted)
 _CONVERSION = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to [^:]*: "
                          r"invalid value '(.*)'$", re.S)
 
@@ -437,7 +438,8 @@ class CsvSource(_Source):
         raw, stream = self._stream()
         try:
             if self.multi:
-                source = _delimited.Substituted(stream, self.delimiter.encode(), self._sub)
+                source = _delimited.Substituted(stream, self.delimiter.encode(), self._sub,
+                                                SUB_BLOCK)
             reader = pcsv.open_csv(
                 pa.PythonFile(source, mode="r") if source is not None else stream,
                 read_options=pcsv.ReadOptions(use_threads=False,

@@ -865,7 +865,7 @@ def test_sniff_says_why_it_cannot_tell():
 def test_substituted_stream_replaces_like_one_replace(block):
     from fastwals._delimited import Substituted
 
-    text = b"1::2::3\r\n:::a::::b:\n\n\"q::r\"::5\n" * 5 + b"last::line"
+    text = b"1::2::3\r\n:::a::::b:\n\n\"q::r\"::5\n6::7\r8::9\r" * 5 + b"last::line"
     for n in (1, 2, 5, 64, -1):
         stream = Substituted(pa.BufferReader(text), b"::", b"\x1f", block=block)
         parts = []
@@ -1063,6 +1063,18 @@ def test_double_colon_bad_rows_and_header(tmp_path):
     with pytest.raises(BadRowError, match=rf"^{path}, line 6: the row has 2 fields where the "
                                           rf"header has 4 \('3::661'\)"):
         read_interactions(path, user_col=0, item_col=1, delimiter="::")
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_double_colon_in_small_blocks_reads_as_tsv(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(_sources, "SUB_BLOCK", block)
+    monkeypatch.setattr(_sources, "CSV_BLOCK", max(block, 64))
+    users, items, values, times = random_rows(200, str_ids=True)
+    lines = [f"{u}\t{i}\t{v}\t{t}" for u, i, v, t in zip(users, items, values, times)]
+    tsv = write_lines(tmp_path / "x.tsv", lines, "\r\n")
+    dat = write_lines(tmp_path / "x.dat", [x.replace("\t", "::") for x in lines], "\r\n")
+    assert triples(read_interactions(dat, **ML_COLS)) == \
+        triples(read_interactions(tsv, **ML_COLS)) == reference(users, items, values, times)
 
 
 def test_double_colon_substitute_found_later_in_the_file(tmp_path, monkeypatch):
