@@ -71,16 +71,21 @@ class BadRowError(ValueError):
 class MissingColumnError(ValueError):
     """A requested column is not in the file or table; ``available`` lists those that are
     (for a file without a header: pyarrow's names f0, f1..., one per field of its
-    first row). ``column`` is the name or the 0-based position given."""
+    first row). ``column`` is the name or the 0-based position given; ``delimiter``,
+    for a text file, the one it was split by (named when it gave one column only)."""
 
-    def __init__(self, source, column, role, available, named=True):
+    def __init__(self, source, column, role, available, named=True, delimiter=None):
         self.source, self.column, self.available = source, column, list(available)
         n = len(self.available)
+        hint = ""
+        if delimiter is not None and n == 1:
+            hint = (f"; one column only: if its fields are not split by "
+                    f"{_delimited.shown(delimiter)}, pass delimiter=")
         if isinstance(column, str):
             shown = ", ".join(repr(c) for c in self.available[:50])
             more = f" and {n - 50} more" if n > 50 else ""
             super().__init__(f"{source} has no column {column!r} (given as {role}); its "
-                             f"columns are: {shown}{more}")
+                             f"columns are: {shown}{more}{hint}")
             return
         if named:
             shown = ", ".join(f"{k} {c!r}" for k, c in enumerate(self.available[:50]))
@@ -89,7 +94,7 @@ class MissingColumnError(ValueError):
         else:
             has = f"its first row has {n} field(s), positions 0 to {n - 1}"
         super().__init__(f"{source} has no column {column} (given as {role}={column}, a 0-based "
-                         f"position); {has}")
+                         f"position); {has}{hint}")
 
 
 def column_text(column):

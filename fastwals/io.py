@@ -84,15 +84,16 @@ class _Columns:
         if all(isinstance(c, str) and c in names for c in self.wanted):
             return self
         found = {}
+        delimiter = getattr(src, "delimiter", None)
         for c in self.wanted:
             role = self.roles[c]
             if isinstance(c, str):
                 if c not in names:
-                    raise MissingColumnError(src.name, c, role, names)
+                    raise MissingColumnError(src.name, c, role, names, delimiter=delimiter)
                 found[c] = c
                 continue
             if c >= len(names):
-                raise MissingColumnError(src.name, c, role, names, src.named)
+                raise MissingColumnError(src.name, c, role, names, src.named, delimiter)
             found[c] = names[c]
             if names.count(names[c]) > 1:
                 at = [k for k, n in enumerate(names) if n == names[c]]

@@ -1112,8 +1112,16 @@ def test_sniffing_unknown_extensions(tmp_path):
     assert triples(read_interactions(tmp_path / "part", **COLS)) == expected
     # known extensions keep their meaning: a .csv is split by ","
     tsv_named_csv = write_lines(tmp_path / "y.csv", ["user\titem", "1\t2"])
-    with pytest.raises(MissingColumnError, match=r"its columns are: 'user\\titem'"):
+    with pytest.raises(MissingColumnError, match=r"its columns are: 'user\\titem'; one column "
+                                                 r"only: if its fields are not split by ',', "
+                                                 r"pass delimiter=$"):
         read_interactions(tsv_named_csv, user_col="user", item_col="item")
+    with pytest.raises(MissingColumnError, match=r"no column 1 \(given as item_col=1, a 0-based "
+                                                 r"position\); its first row has 1 field\(s\), "
+                                                 r"positions 0 to 0; one column only: if its "
+                                                 r"fields are not split by tab, pass delimiter=$"):
+        read_interactions(write_lines(tmp_path / "z.tsv", ["1::2"]), user_col=0, item_col=1,
+                          header=False)
 
 
 def test_sniffing_errors(tmp_path):
