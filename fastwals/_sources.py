@@ -32,6 +32,7 @@ CSV_BLOCK = 1 << 24       # bytes per CSV block
 SCAN_BLOCK = 1 << 22      # bytes per read when counting lines to name a bad row
 SUB_HEAD = 1 << 20        # bytes looked at to choose a stand-in for a multi-character delimiter
 SUB_BLOCK = 1 << 20       # bytes per read, at least, under such a stand-in (_delimited.Substituted)
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _CONVERSION = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to [^:]*: "
                          r"invalid value '(.*)'$", re.S)
 
@@ -84,6 +85,9 @@ class MissingColumnError(ValueError):
         if isinstance(column, str):
             shown = ", ".join(repr(c) for c in self.available[:50])
             more = f" and {n - 50} more" if n > 50 else ""
+            if delimiter is not None and all(_NUMBER.match(c) for c in self.available):
+                hint += ("; its first line looks like data: if the file has no header, pass "
+                         "header=False and the columns as 0-based positions")
             super().__init__(f"{source} has no column {column!r} (given as {role}); its "
                              f"columns are: {shown}{more}{hint}")
             return

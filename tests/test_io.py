@@ -1077,6 +1077,16 @@ def test_double_colon_in_small_blocks_reads_as_tsv(tmp_path, monkeypatch, block)
         triples(read_interactions(tsv, **ML_COLS)) == reference(users, items, values, times)
 
 
+def test_header_that_looks_like_data(tmp_path):
+    path = write_lines(tmp_path / "ratings.dat", MOVIELENS)
+    with pytest.raises(MissingColumnError, match=r"no column 'user' \(given as user_col\); its "
+                                                 r"columns are: '1', '1193', '5', '978300760'; "
+                                                 r"its first line looks like data: if the file "
+                                                 r"has no header, pass header=False and the "
+                                                 r"columns as 0-based positions$"):
+        read_interactions(path, user_col="user", item_col="item")
+
+
 def test_double_colon_substitute_found_later_in_the_file(tmp_path, monkeypatch):
     # the byte first chosen to stand in for "::" turns up after the first block:
     # the file is read again with another one, and the byte stays in its field
