@@ -220,7 +220,8 @@ def observed_loss(block, X, pending, p, whole, *parts):
         observed_loss_rows(block.indptr, block.indices, block.values, X, Y,
                            block.reg.astype(np.float64), p["unobserved_weight"], p["alpha"],
                            conf, p["epsilon"], p["feedback"] == "explicit", block.row_weights,
-                           block.col_weights, out)
+                           block.col_weights, np.ones(block.n_rows, X.dtype),
+                           np.ones(Y.shape[0], Y.dtype), out)
     return float(out.sum())
 
 
@@ -237,7 +238,7 @@ def gram64(F, pending, n_threads):
     objective's w0 term."""
     F = true_factors(F, pending, n_threads)
     with _kernels(n_threads):
-        return gramian64(F, max(1024, F.shape[0]))
+        return gramian64(F, np.ones(F.shape[0], F.dtype), max(1024, F.shape[0]))
 
 
 def _rows(block, whole, parts, k, dtype):

@@ -1,0 +1,217 @@
+"""Non-uniform weights on the unobserved entries (eALS, He et al. 2016): w0·a_u·b_i
+with a = unobserved_row_weights, b = unobserved_col_weights. Every solver against
+the dense reference (which builds the full users × items weight matrix), the
+objective, the default's exact arithmetic, the "popularity" rule, fold-in,
+explain, saving and validation."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastwals import WALS, _problem
+from conftest import prepare, random_ratings, solve_side
+from reference import Reference
+from test_solve import _both_sweeps, _close, _materialise
+from test_total_confidence import signed_ratings
+
+# confidence and feedback modes, crossed with the kinds of unobserved weights below
+MODES = {
+    "hkv": dict(regularization=0.1),
+    "log": dict(regularization=0.1, confidence="log", epsilon=0.5, alpha=2.0),
+    "constant-w0-half": dict(regularization=0.2, confidence="constant", alpha=3.0,
+                             unobserved_weight=0.5),
+    "explicit": dict(regularization=0.1, feedback="explicit", unobserved_weight=0.5),
+    "reg-exponent-weights": dict(regularization=0.05, reg_exponent=1.0, row_weights="random",
+                                 col_weights="random"),
+    "total": dict(confidence="total", regularization=0.1, alpha=1.0),
+}
+# (unobserved_row_weights, unobserved_col_weights, unobserved_exponent): "random" are
+# uniform in [0.2, 3) with some zeros
+WEIGHTS = {
+    "random-both": ("random", "random", 0.5),
+    "items-popularity": (None, "popularity", 0.5),
+    "both-popularity": ("popularity", "popularity", 0.8),
+    "users-random": ("random", None, 0.5),
+}
+
+
+def _random_weights(rng, n):
+    w = rng.uniform(0.2, 3.0, n)
+    w[rng.choice(n, max(1, n // 6), replace=False)] = 0.0
+    return w.astype(np.float32).astype(np.float64)  # the same values in either dtype
+
+
+def _case(mode, weights, seed=3, **shape):
+    """(R, params): signed values for confidence "total", positive ratings otherwise."""
+    if MODES[mode].get("confidence") == "total":
+        R = signed_ratings(seed=seed, low=0.1, **shape)
+    else:
+        R = random_ratings(seed=seed, **shape)
+    params = _materialise(MODES[mode], R.shape, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    rows, cols, exponent = WEIGHTS[weights]
+    params["unobserved_row_weights"] = _random_weights(rng, R.shape[0]) if rows == "random" \
+        else rows
+    params["unobserved_col_weights"] = _random_weights(rng, R.shape[1]) if cols == "random" \
+        else cols
+    params["unobserved_exponent"] = exponent
+    return R, params
+
+
+# ------------------------------------------------------------------ the exact solver
+
+@pytest.mark.parametrize("k", [6, 16], ids=["k6-mostly-direct", "k16-mostly-woodbury"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("weights", list(WEIGHTS))
+@pytest.mark.parametrize("mode", list(MODES))
+def test_cholesky_matches_reference(mode, weights, dtype, k):
+    R, params = _case(mode, weights)
+    (X, X_ref), (Y, Y_ref) = _both_sweeps(R, dtype, params, k=k)
+    assert np.abs(X_ref).max() > 0 and np.abs(Y_ref).max() > 0
+    _close(X, X_ref, dtype)
+    _close(Y, Y_ref, dtype)
+
+
+def test_the_reference_weights_are_the_documented_ones():
+    # the reference's own W: w0·a_u·b_i off the observations, plus alpha·r on them
+    R, params = _case("constant-w0-half", "random-both")
+    ref = Reference(R, **params)
+    a, b = params["unobserved_row_weights"], params["unobserved_col_weights"]
+    expected = 0.5 * np.outer(a, b) + 3.0 * (R != 0)
+    assert_allclose(ref.W, expected, rtol=1e-15)
+    assert (a == 0).any() and (b == 0).any()
+
+
+@pytest.mark.parametrize("mode", ["hkv", "total"])
+def test_woodbury_shortcut_equals_direct_path(mode, monkeypatch):
+    R, params = _case(mode, "random-both", seed=6, n_users=40, n_items=30, density=0.3,
+                      empty_rows=(), empty_cols=())
+    k = 24
+    Y = np.random.default_rng(1).standard_normal((R.shape[1], k))
+    problem = prepare(R, np.float64, factors=k, **params)
+    assert np.diff(problem.users.indptr).max() <= _problem.dual_rows_limit(k)
+    shortcut = solve_side(problem, problem.users, Y)
+    ref = Reference(R, **params).solve_users(Y)
+    assert_allclose(shortcut, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+    monkeypatch.setattr(_problem, "dual_rows_limit", lambda k: 0)
+    direct = solve_side(problem, problem.users, Y)
+    assert_allclose(shortcut, direct, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_long_rows_in_several_gather_batches(dtype, monkeypatch):
+    monkeypatch.setattr(_problem, "GATHER_BATCH", 3)
+    R, params = _case("total", "random-both", seed=16, n_users=20, n_items=40, density=0.6,
+                      empty_rows=(), empty_cols=())
+    (X, X_ref), (Y, Y_ref) = _both_sweeps(R, dtype, params, k=4)
+    _close(X, X_ref, dtype)
+    _close(Y, Y_ref, dtype)
+
+
+def test_weighted_gramian_in_several_blocks(monkeypatch):
+    # more rows than one Gramian block and one scratch batch of the weighted kernel
+    monkeypatch.setattr(_problem, "GRAM_BLOCK", 7)
+    monkeypatch.setattr(_problem, "GATHER_BATCH", 3)
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((50, 5))
+    b = _random_weights(rng, 50)
+    assert_allclose(_problem.gramian(Y, 1.0, b), (Y.T * b) @ Y, rtol=1e-12, atol=1e-12)
+    assert_array_equal(_problem.gramian(Y, 0.0, b), np.zeros((5, 5)))
+
+
+# ------------------------------------------------------------------ the default
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg", "subspace"])
+@pytest.mark.parametrize("confidence", ["linear", "total"])
+def test_all_ones_is_the_default_to_the_bit(solver, confidence):
+    # None, arrays of ones and "popularity" with exponent 0 (all ones too) fit the same
+    # model to the bit: all ones take the default's arithmetic (and its plain Gramian)
+    R = sp.csr_array(signed_ratings(60, 40, density=0.2, seed=9) if confidence == "total"
+                     else random_ratings(60, 40, density=0.2, seed=9))
+    common = dict(iterations=3, solver=solver, confidence=confidence, block_size=3,
+                  random_state=0, regularization=0.1, reg_exponent=0.5, calculate_loss=True)
+    fits = [WALS(8, **common).fit(R),
+            WALS(8, unobserved_row_weights=np.ones(60), unobserved_col_weights=[1] * 40,
+                 **common).fit(R),
+            WALS(8, unobserved_row_weights="popularity", unobserved_col_weights="popularity",
+                 unobserved_exponent=0.0, **common).fit(R)]
+    for f in fits[1:]:
+        assert_array_equal(f.user_factors_, fits[0].user_factors_)
+        assert_array_equal(f.item_factors_, fits[0].item_factors_)
+        assert f.loss_history_ == fits[0].loss_history_
+    assert fits[0].unobserved_row_weights_ is None and fits[0].unobserved_col_weights_ is None
+    assert_array_equal(fits[2].unobserved_col_weights_, np.ones(40))
+
+
+# ------------------------------------------------------------------ "popularity"
+
+def test_popularity_weights_are_counts_to_the_exponent_normalised_to_mean_one():
+    R = random_ratings(30, 20, density=0.3, seed=4)  # row 0, 7 and column 3 empty
+    R[5, 2] = 0.0  # an explicit zero is not an entry
+    X = sp.csr_array(R)
+    X.data[0] = 0.0  # a stored zero is not counted either
+    counted = X.copy()
+    counted.eliminate_zeros()
+    model = WALS(4, iterations=1, unobserved_row_weights="popularity",
+                 unobserved_col_weights="popularity", unobserved_exponent=0.75,
+                 random_state=0).fit(X)
+    for got, counts in ((model.unobserved_row_weights_, np.diff(counted.indptr)),
+                        (model.unobserved_col_weights_, np.diff(counted.tocsc().indptr))):
+        raw = counts.astype(np.float64) ** 0.75
+        assert got.dtype == np.float64
+        assert_allclose(got, raw / raw.mean(), rtol=1e-15)
+        assert_allclose(got.mean(), 1.0, rtol=1e-15)
+    assert model.unobserved_row_weights_[0] == 0 and model.unobserved_col_weights_[3] == 0
+
+
+def test_popularity_items_only_leaves_the_users_at_one():
+    R = random_ratings(seed=4)
+    model = WALS(4, iterations=1, unobserved_col_weights="popularity", random_state=0).fit(R)
+    assert model.unobserved_row_weights_ is None
+    assert model.unobserved_col_weights_.shape == (20,)
+    fitted = WALS(4, iterations=1, unobserved_col_weights=model.unobserved_col_weights_,
+                  random_state=0).fit(R)
+    # the same weights given as an array: the same model
+    assert_array_equal(fitted.item_factors_, model.item_factors_)
+
+
+# ------------------------------------------------------------------ validation
+
+@pytest.mark.parametrize("params,error,match", [
+    (dict(unobserved_col_weights="pop"), ValueError,
+     r"unobserved_col_weights must be None \(all ones\), 'popularity' \(n\^unobserved_exponent "
+     r".*normalised to mean 1\) or a 1-D array of one finite weight >= 0 per item \(column of "
+     r"X\); got 'pop'"),
+    (dict(unobserved_row_weights=2.0), ValueError,
+     r"unobserved_row_weights must be None .* per user \(row of X\); got 2.0"),
+    (dict(unobserved_row_weights=np.ones((30, 1))), ValueError,
+     r"unobserved_row_weights must be .* got an array of shape \(30, 1\)"),
+    (dict(unobserved_col_weights=np.ones(19)), ValueError,
+     r"unobserved_col_weights must have one entry per item \(column of X\): expected shape "
+     r"\(20,\), got \(19,\)"),
+    (dict(unobserved_row_weights=np.r_[np.ones(29), -1.0]), ValueError,
+     r"unobserved_row_weights must be finite and >= 0; 1 entries are not, the first at "
+     r"index 29"),
+    (dict(unobserved_col_weights=np.r_[np.nan, np.ones(19)]), ValueError,
+     r"unobserved_col_weights must be finite and >= 0.*index 0"),
+    (dict(unobserved_col_weights=["a"] * 20), TypeError,
+     r"unobserved_col_weights must be a 1-D array of real numbers"),
+    (dict(unobserved_exponent=-0.5), ValueError,
+     r"unobserved_exponent must be a finite number >= 0, got -0.5"),
+    (dict(unobserved_exponent="half"), TypeError, r"unobserved_exponent must be a real number"),
+    (dict(unobserved_col_weights="popularity", unobserved_exponent=1e6), ValueError,
+     r"unobserved_col_weights='popularity' with unobserved_exponent=1e\+06 overflows.*"
+     r"smaller unobserved_exponent"),
+])
+def test_bad_unobserved_weights_are_named(params, error, match):
+    R = random_ratings(seed=1)
+    model = WALS(4, iterations=1, **params)
+    with pytest.raises(error, match=match):
+        model.fit(R)
+    assert not hasattr(model, "user_factors_")
+
+
+def test_the_exponent_is_validated_even_when_unused():
+    with pytest.raises(ValueError, match="unobserved_exponent"):
+        WALS(4, unobserved_exponent=float("inf")).fit(random_ratings(seed=1))
