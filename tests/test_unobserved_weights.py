@@ -4,6 +4,7 @@ the dense reference (which builds the full users × items weight matrix), the
 objective, the default's exact arithmetic, the "popularity" rule, fold-in,
 explain, saving and validation."""
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +14,7 @@ from fastwals import WALS, _problem
 from conftest import prepare, random_ratings, solve_side
 from reference import Reference
 from test_solve import _both_sweeps, _close, _materialise
+from test_solvers import _subspace_sweeps
 from test_total_confidence import signed_ratings
 
 # confidence and feedback modes, crossed with the kinds of unobserved weights below
@@ -118,6 +120,113 @@ def test_weighted_gramian_in_several_blocks(monkeypatch):
     b = _random_weights(rng, 50)
     assert_allclose(_problem.gramian(Y, 1.0, b), (Y.T * b) @ Y, rtol=1e-12, atol=1e-12)
     assert_array_equal(_problem.gramian(Y, 0.0, b), np.zeros((5, 5)))
+
+
+# ------------------------------------------------------------------ CG and subspace
+
+def _iterative(R, params, k, dtype=np.float64, seed=4):
+    """{(solver, passes): users' factors} from one start: cholesky, cg with 3k steps,
+    subspace with 60 passes of 2-blocks and with one block of k; and the reference."""
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((R.shape[1], k))
+    X0 = rng.standard_normal((R.shape[0], k))
+    out = {}
+    for solver, extra, passes in (("cholesky", {}, 1), ("cg", dict(cg_steps=3 * k), 1),
+                                  ("subspace", dict(block_size=2), 60),
+                                  ("subspace", dict(block_size=k), 1)):
+        problem = prepare(R, dtype, factors=k, solver=solver, **params, **extra)
+        out[solver, extra.get("block_size", 0)] = _subspace_sweeps(problem, X0, Y, passes)
+    return out, Reference(R, **params).solve_users(Y), (X0, Y)
+
+
+@pytest.mark.parametrize("weights", list(WEIGHTS))
+@pytest.mark.parametrize("mode", list(MODES))
+def test_iterative_solvers_reach_the_reference(mode, weights):
+    # rows of ~24 observations for k = 6 (block descent converges slowly on the
+    # ill-conditioned systems of shorter rows without unobserved weight, a_u = 0)
+    R, params = _case(mode, weights, seed=5, n_users=30, n_items=60, density=0.4)
+    out, ref, (X0, Y) = _iterative(R, params, 6)
+    for got in out.values():
+        assert_allclose(got, ref, rtol=1e-6, atol=1e-8 * np.abs(ref).max())
+    assert np.all(out["cg", 0][[0, 7]] == 0)  # empty rows: exact zero
+    few = _subspace_sweeps(prepare(R, np.float64, factors=6, solver="cg", cg_steps=1, **params),
+                           X0, Y, 1)
+    assert np.abs(few - ref).max() > 1e-6 * np.abs(ref).max()  # one CG step is not enough
+
+
+@pytest.mark.parametrize("mode", ["hkv", "total"])
+def test_iterative_solvers_reach_the_reference_float32(mode):
+    R, params = _case(mode, "random-both", seed=5, n_users=30, n_items=60, density=0.4)
+    out, ref, _ = _iterative(R, params, 6, dtype=np.float32)
+    for got in out.values():
+        _close(got, ref, np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block_size", [16, 5])
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("mode", ["hkv", "total"])
+def test_subspace_pass_equals_dense_block_descent(monkeypatch, mode, dtype, block_size,
+                                                  in_place):
+    # one pass, block by block, against the reference's; short rows (solved exactly
+    # when gathered, unless some weight is below its unobserved one) and, in_place,
+    # every row read in place a block at a time
+    R, params = _case(mode, "random-both", seed=18, n_users=40, n_items=120, density=0.45,
+                      empty_rows=(), empty_cols=())
+    R[:5, 8:] = 0
+    if in_place:
+        monkeypatch.setattr(_problem, "SUBSPACE_GATHER_BYTES", 1)
+        monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
+    k = 40
+    rng = np.random.default_rng(4)
+    Y = rng.standard_normal((R.shape[1], k))
+    X0 = rng.standard_normal((R.shape[0], k))
+    problem = prepare(R, dtype, factors=k, solver="subspace", block_size=block_size, **params)
+    X = np.array(X0, dtype=dtype)
+    Q = _problem.half_sweep(problem, problem.users, np.array(Y, dtype=dtype), X)
+    Q = Q.astype(np.float64)
+    ref = Reference(R, **params)
+    unobserved = params.get("unobserved_weight", 1.0) * np.outer(ref.a, ref.b)  # w0·a_u·b_i
+    below = ((ref.W < unobserved) & (R != 0)).any(axis=1)
+    limit = 2 if in_place else _problem.subspace_exact_limit(k, block_size)
+    exact = (np.count_nonzero(R, axis=1) <= limit) & ~below
+    # ... and only while the Woodbury system's ‖W‖² is within bounds (float32: rows of
+    # small a_u, so small d = w0·a_u·Λ + λ, take the blocks)
+    Yh = Y @ Q
+    w0 = params.get("unobserved_weight", 1.0)
+    d = w0 * np.outer(ref.a, np.diag(Q.T @ ((Y.T * ref.b) @ Y) @ Q)) + ref.lam_users[:, None]
+    norms = np.array([np.sum(((ref.W[u] - unobserved[u]) * (R[u] != 0)) @ (Yh**2 / d[u]))
+                      for u in range(R.shape[0])])
+    exact &= norms <= _problem.DUAL_NORM_BOUND[dtype]
+    if not in_place:  # short rows solved exactly, and (total) short rows that cannot be
+        assert exact[:5].any() and (mode == "hkv" or (below[:5] & ~exact[:5]).any())
+    expected = ref.block_pass_users(Y @ Q, X0 @ Q, block_size, exact)
+    tol = 1e-9 if dtype == np.float64 else 2e-3
+    assert_allclose(X, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg", "subspace"])
+@pytest.mark.parametrize("mode", ["hkv", "total"])
+def test_fit_descends_to_the_reference_objective(mode, solver):
+    R, params = _case(mode, "both-popularity", seed=12, n_users=60, n_items=40, density=0.2)
+    model = WALS(6, iterations=8, solver=solver, block_size=2, random_state=0,
+                 calculate_loss=True, dtype=np.float64, **params).fit(R)
+    losses = np.array(model.loss_history_)
+    if solver != "cg":  # exact or block-exact steps: never up
+        assert np.all(np.diff(losses) <= 1e-10 * losses[:-1])
+    assert losses[-1] < losses[0]
+    want = Reference(R, **params).objective(model.user_factors_, model.item_factors_)
+    assert_allclose(losses[-1], want, rtol=1e-10)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("solver", ["cholesky", "cg", "subspace"])
+def test_one_and_two_threads_give_identical_factors(solver):
+    R, params = _case("hkv", "random-both", seed=26, n_users=60, n_items=40, density=0.3)
+    fits = [WALS(8, iterations=3, solver=solver, block_size=3, random_state=3, n_threads=n,
+                 **params).fit(sp.csr_array(R)) for n in (1, 2)]
+    assert_array_equal(fits[0].user_factors_, fits[1].user_factors_)
+    assert_array_equal(fits[0].item_factors_, fits[1].item_factors_)
 
 
 # ------------------------------------------------------------------ the default
