@@ -178,13 +178,19 @@ def test_iterative_solvers_reach_the_reference_float32(mode):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_objective_matches_dense(mode, dtype):
     R, params = _case(mode, seed=6)
+    objective_matches_dense(R, params, dtype, 1e-7)
+
+
+def objective_matches_dense(R, params, dtype, rtol32):
+    """_problem.objective of random factors against the reference's sum over every
+    entry: 1e-12 relative in float64, rtol32 in float32 (λ and the weights are
+    rounded to the dtype in the problem)."""
     problem = prepare(R, dtype, factors=5, **params)
     rng = np.random.default_rng(7)
     X = rng.standard_normal((R.shape[0], 5)).astype(dtype)
     Y = rng.standard_normal((R.shape[1], 5)).astype(dtype)
     want = Reference(R, **params).objective(X, Y)
-    # float32: λ and the weights are rounded to the dtype in the problem
-    rtol = 1e-12 if dtype == np.float64 else 1e-7
+    rtol = 1e-12 if dtype == np.float64 else rtol32
     assert_allclose(_problem.objective(problem, X, Y), want, rtol=rtol)
 
 

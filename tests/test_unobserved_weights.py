@@ -15,7 +15,7 @@ from conftest import prepare, random_ratings, solve_side
 from reference import Reference
 from test_solve import _both_sweeps, _close, _materialise
 from test_solvers import subspace_pass
-from test_total_confidence import _iterative, signed_ratings
+from test_total_confidence import _iterative, objective_matches_dense, signed_ratings
 
 # confidence and feedback modes, crossed with the kinds of unobserved weights below
 MODES = {
@@ -200,6 +200,18 @@ def test_one_and_two_threads_give_identical_factors(solver):
                  **params).fit(sp.csr_array(R)) for n in (1, 2)]
     assert_array_equal(fits[0].user_factors_, fits[1].user_factors_)
     assert_array_equal(fits[0].item_factors_, fits[1].item_factors_)
+
+
+# ------------------------------------------------------------------ the objective
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weights", list(WEIGHTS))
+@pytest.mark.parametrize("mode", list(MODES))
+def test_objective_matches_dense(mode, weights, dtype):
+    # Σ_obs [w (t − p)² − w0 a_u b_i p²] + w0·⟨Xᵀ diag(a) X, Yᵀ diag(b) Y⟩ + λ terms
+    # against the reference's sum over every entry of the full weight matrix
+    R, params = _case(mode, weights, seed=6)
+    objective_matches_dense(R, params, dtype, 1e-6)
 
 
 # ------------------------------------------------------------------ the default
