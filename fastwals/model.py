@@ -416,7 +416,9 @@ class WALS:
     def transform(self, user_items, row_weights=None):
         """Factors for new (or updated) users, rows × items, by an exact solve of
         the same objective with the item factors fixed (they are not changed).
-        ``row_weights``: one weight per row (default 1). Returns (rows × factors)."""
+        ``row_weights``: one weight per row (default 1). With unobserved weights,
+        the items' are the fit's and the rows' own (a_u) are 1. Returns
+        (rows × factors)."""
         self._check_fitted("transform")
         return foldin.solve_rows(self, "user", user_items, row_weights, name="user_items")
 
@@ -439,7 +441,9 @@ class WALS:
         """Refresh the given users' factors from their rows of interactions
         (one row per id, over items) with the item factors fixed. Ids beyond the
         fitted users add users: they must continue the range (n_users, n_users+1, …).
-        With per-user ``row_weights``, new users get weight 1. Returns self."""
+        With per-user ``row_weights`` or ``unobserved_row_weights``, new users get
+        weight 1 (the unobserved weights of the fit's users stay theirs, also with
+        "popularity"). Returns self."""
         return self._partial_fit("user", user_ids, user_items)
 
     def partial_fit_items(self, item_ids, item_users):
@@ -484,15 +488,25 @@ class WALS:
         if weights is not None:
             full = np.concatenate([np.asarray(weights, dtype=np.float64), np.ones(new.size)])
             row_w = full[ids]
+        # the rows' unobserved weights: those of the fit, 1 for new rows
+        unobserved = foldin.fitted_unobserved(self, side)
+        if unobserved is not None:
+            unobserved = np.concatenate([unobserved, np.ones(new.size)])
         solved = foldin.solve_rows(self, side, rows, row_w,
                                    name="user_items" if side == "user" else "item_users",
-                                   n_rows=ids.size)
+                                   n_rows=ids.size,
+                                   unobserved=None if unobserved is None else unobserved[ids])
         grown = np.concatenate([F, np.zeros((new.size, F.shape[1]), F.dtype)]) if new.size \
             else F.copy()
         grown[ids] = solved
         self._factors = (grown, pair[1]) if at == 0 else (pair[0], grown)  # published whole
         if weights is not None and new.size:
             setattr(self, weights_param, full)
+        if unobserved is not None and new.size:
+            setattr(self, f"unobserved_{'row' if at == 0 else 'col'}_weights_", unobserved)
+            param = f"unobserved_{'row' if at == 0 else 'col'}_weights"
+            if not isinstance(getattr(self, param), str):  # an array: grown likewise
+                setattr(self, param, unobserved.copy())
         return self
 
     def _check_fitted(self, what):

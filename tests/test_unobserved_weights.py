@@ -4,6 +4,8 @@ the dense reference (which builds the full users × items weight matrix), the
 objective, the default's exact arithmetic, the "popularity" rule, fold-in,
 explain, saving and validation."""
 
+import pickle
+
 import numba
 import numpy as np
 import pytest
@@ -268,6 +270,155 @@ def test_popularity_items_only_leaves_the_users_at_one():
                   random_state=0).fit(R)
     # the same weights given as an array: the same model
     assert_array_equal(fitted.item_factors_, model.item_factors_)
+
+
+# ------------------------------------------------------------------ fold-in and explain
+
+def _fitted(mode="hkv", weights="random-both", **extra):
+    R, params = _case(mode, weights, seed=3)
+    model = WALS(5, iterations=4, dtype=np.float64, random_state=0, **params, **extra).fit(R)
+    return model, R, params
+
+
+def _with(params, a, b):
+    """params with these unobserved weights (None: ones) as arrays."""
+    return {**params, "unobserved_row_weights": a, "unobserved_col_weights": b}
+
+
+def close(got, want, tol=1e-9):
+    assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("weights", ["random-both", "both-popularity"])
+@pytest.mark.parametrize("mode", ["hkv", "total", "reg-exponent-weights"])
+def test_transform_folds_in_against_the_fits_item_weights_with_a_one(mode, weights):
+    model, R, params = _fitted(mode, weights)
+    b = model.unobserved_col_weights_
+    if weights == "both-popularity":
+        assert_allclose(b, Reference(R, **params).b, rtol=1e-14)  # the fit's, from its X
+    new = R[[1, 2, 4, 0]] * (np.arange(20) % 3 != 0)  # other rows, and an empty one
+    X = model.transform(new)
+    # the new rows' own a is 1 (and their row weights); λ with a·Σb (reg_exponent)
+    want = Reference(new, **{**_with(params, None, b), "row_weights": None}).solve_users(
+        model.item_factors_)
+    close(X, want)
+    assert np.all(X[3] == 0)
+
+
+def test_recalculate_item_uses_the_fits_user_weights():
+    model, R, params = _fitted("log")
+    column = R[:, 6]
+    want = Reference(column[:, None], **_with(params, model.unobserved_row_weights_, None)
+                     ).solve_items(model.user_factors_)[0]
+    close(model.recalculate_item(column), want)
+
+
+@pytest.mark.parametrize("weights", ["random-both", "items-popularity"])
+def test_partial_fit_keeps_the_fits_weights_and_gives_new_rows_one(weights):
+    model, R, params = _fitted("hkv", weights)
+    a_fit = model.unobserved_row_weights_
+    a = np.ones(30) if a_fit is None else a_fit
+    b = model.unobserved_col_weights_
+    rows = random_ratings(3, 20, density=0.5, seed=8, empty_rows=(), empty_cols=())
+    model.partial_fit_users([31, 5, 30], rows)
+    # user 5 keeps its a_5; the new users 30 and 31 weigh 1
+    R_grown = np.zeros((32, 20))
+    R_grown[:30] = R
+    R_grown[[31, 5, 30]] = rows
+    grown = np.r_[a, 1.0, 1.0]
+    want = Reference(R_grown, **_with(params, grown, b)).solve_users(model.item_factors_)
+    close(model.user_factors_[[31, 5, 30]], want[[31, 5, 30]])
+    if a_fit is None:
+        assert model.unobserved_row_weights_ is None
+    else:
+        assert_array_equal(model.unobserved_row_weights_, grown)
+        assert_array_equal(model.unobserved_row_weights, grown)  # an array param grows too
+    # an item added against the grown users: their a as the fit's, the new ones 1
+    model.partial_fit_items([20], R_grown[:, [2]].T)
+    want = Reference(R_grown[:, [2]], **_with(params, None if a_fit is None else grown, None)
+                     ).solve_items(model.user_factors_)
+    close(model.item_factors_[20], want[0])
+    assert model.unobserved_col_weights_.shape == (21,) and model.unobserved_col_weights_[20] == 1
+    if weights == "items-popularity":
+        assert model.unobserved_col_weights == "popularity"  # the rule stays
+
+
+@pytest.mark.parametrize("mode", ["hkv", "total", "reg-exponent-weights"])
+def test_explain_folds_the_user_in_with_their_own_weight(mode):
+    model, R, params = _fitted(mode)
+    a, b = model.unobserved_row_weights_, model.unobserved_col_weights_
+    for u in (5, int(np.flatnonzero((a == 0) & (R != 0).any(axis=1))[0])):
+        observed = np.flatnonzero(R[u])
+        x = Reference(R, **_with(params, a, b)).solve_users(model.item_factors_)[u]
+        for item in (0, 3, 12):
+            score, items, contributions = model.explain(u, R, item, N=observed.size)
+            close(score, x @ model.item_factors_[item], tol=1e-9)
+            assert_allclose(contributions.sum(), score, rtol=1e-12, atol=1e-14)
+            assert sorted(items) == sorted(observed)
+
+
+# ------------------------------------------------------------------ saving
+
+@pytest.mark.parametrize("weights", list(WEIGHTS))
+def test_save_and_load_keep_the_weights(weights, tmp_path):
+    model, R, params = _fitted("hkv", weights)
+    model.partial_fit_users([30], R[[3]])  # grown: the saved weights are the model's now
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = WALS.load(path)
+    for name in ("unobserved_row_weights", "unobserved_col_weights"):
+        given, back = getattr(model, name), getattr(loaded, name)
+        assert (back == given) if given is None or isinstance(given, str) else \
+            np.array_equal(back, given)
+        fitted = getattr(model, name + "_")
+        assert (getattr(loaded, name + "_") is None) if fitted is None else \
+            np.array_equal(getattr(loaded, name + "_"), fitted)
+    assert loaded.unobserved_exponent == model.unobserved_exponent
+    assert_array_equal(loaded.transform(R), model.transform(R))
+    assert loaded.explain(4, R[[4]], 2)[0] == model.explain(4, R[[4]], 2)[0]
+    loaded.set_params(iterations=1).fit(np.vstack([R, R[[3]]]), warm_start=True)  # and on
+
+
+def test_an_unfitted_model_saves_its_weight_arrays(tmp_path):
+    model = WALS(unobserved_row_weights=np.arange(3.0), unobserved_col_weights="popularity")
+    model.save(tmp_path / "m.npz")
+    loaded = WALS.load(tmp_path / "m.npz")
+    assert_array_equal(loaded.unobserved_row_weights, np.arange(3.0))
+    assert loaded.unobserved_col_weights == "popularity"
+    assert not hasattr(loaded, "unobserved_row_weights_")
+
+
+def test_saving_refuses_weights_that_would_not_load_back(tmp_path):
+    model, R, _ = _fitted("hkv", "items-popularity")
+    model.set_params(unobserved_col_weights=None)
+    with pytest.raises(ValueError, match=r"would not load back: 'unobserved_col_weights' is "
+                                         r"stored but the model has unobserved_col_weights=None"):
+        model.save(tmp_path / "m.npz")
+    model.set_params(unobserved_col_weights="popularity", unobserved_row_weights=np.ones(30))
+    with pytest.raises(ValueError, match=r"would not load back: 'unobserved_row_weights' is "
+                                         r"missing: the model was fitted with "
+                                         r"unobserved_row_weights=<array>"):
+        model.save(tmp_path / "m.npz")
+    model.set_params(unobserved_row_weights=None)
+    model.unobserved_col_weights_ = np.ones(7)
+    with pytest.raises(ValueError, match=r"'unobserved_col_weights' must have one entry per row "
+                                         r"of 'item_factors': expected shape \(20,\), got \(7,\)"):
+        model.save(tmp_path / "m.npz")
+
+
+def test_pickles_of_models_from_before_the_weights_load_with_the_defaults():
+    model, R, params = _fitted("hkv", "items-popularity")
+    state = model.__getstate__()
+    for name in ("unobserved_row_weights", "unobserved_col_weights", "unobserved_exponent",
+                 "unobserved_row_weights_", "unobserved_col_weights_"):
+        del state[name]
+    old = pickle.loads(pickle.dumps(WALS.__new__(WALS)))
+    old.__setstate__(state)
+    assert old.unobserved_col_weights is None and old.unobserved_exponent == 0.5
+    assert old.get_params()["unobserved_row_weights"] is None
+    # fold-in against all-ones weights, as such a model was fitted
+    close(old.transform(R), Reference(R, **_with(params, None, None)).solve_users(
+        old.item_factors_))
 
 
 # ------------------------------------------------------------------ validation
