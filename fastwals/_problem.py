@@ -265,8 +265,8 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
     counter = np.zeros(1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights,
-               _ones_if_none(side.row_unobserved, side.n_rows, dtype),
-               _ones_if_none(side.col_unobserved, Y.shape[0], dtype), starts, X)
+               ones_if_none(side.row_unobserved, side.n_rows, dtype),
+               ones_if_none(side.col_unobserved, Y.shape[0], dtype), starts, X)
     if problem.solver == "cholesky":
         cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, k, k), dtype),
                        np.empty((n_threads, k), dtype),
@@ -309,7 +309,7 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
             f"dtype=numpy.float64")
 
 
-def _ones_if_none(weights, n, dtype):
+def ones_if_none(weights, n, dtype):
     return np.ones(n, dtype) if weights is None else weights
 
 
@@ -320,8 +320,8 @@ def objective(problem, X, Y):
     u, i = problem.users, problem.items
     w0, alpha, kind, eps, explicit = problem.w0, problem.alpha, problem.conf_kind, \
         problem.epsilon, problem.explicit
-    a = _ones_if_none(u.row_unobserved, X.shape[0], problem.dtype)
-    b = _ones_if_none(u.col_unobserved, Y.shape[0], problem.dtype)
+    a = ones_if_none(u.row_unobserved, X.shape[0], problem.dtype)
+    b = ones_if_none(u.col_unobserved, Y.shape[0], problem.dtype)
     rows = np.empty(X.shape[0])
     observed_loss_rows(u.indptr, u.indices, u.values, X, Y, u.reg.astype(np.float64), w0,
                        alpha, kind, eps, explicit, u.row_weights, u.col_weights, a, b, rows)

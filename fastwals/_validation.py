@@ -192,6 +192,17 @@ def resolve_unobserved(name, value, n, exponent, what, counts):
     return check_weights(name, value, n, what, np.float64)
 
 
+def unobserved_weights(p, n_users, n_items, user_counts, item_counts):
+    """(a, b): the users' and items' unobserved weights (float64) of validated
+    params, None for the default (all ones); user_counts / item_counts give
+    each side's stored entries per row, called only for "popularity"."""
+    exponent = p["unobserved_exponent"]
+    return (resolve_unobserved("unobserved_row_weights", p["unobserved_row_weights"], n_users,
+                               exponent, "user (row of X)", user_counts),
+            resolve_unobserved("unobserved_col_weights", p["unobserved_col_weights"], n_items,
+                               exponent, "item (column of X)", item_counts))
+
+
 # ---------------------------------------------------------------- the interaction matrix
 
 def _index_dtype(indptr, indices):

@@ -10,7 +10,7 @@ import numpy as np
 from . import _problem, foldin, metrics, persistence, serving
 from ._threads import compute_threads
 from ._validation import as_csr, check_ids, check_int, check_n_threads, check_nonnegative, \
-    check_params, check_random_state, check_unique, check_weights, resolve_unobserved
+    check_params, check_random_state, check_unique, check_weights, unobserved_weights
 
 
 class WALS:
@@ -527,13 +527,8 @@ def _unobserved_weights(p, csr):
     """(a, b): the users' and items' unobserved weights (float64) of validated
     params for the canonical CSR X, None for all ones."""
     n_users, n_items = csr.shape
-    exponent = p["unobserved_exponent"]
-    a = resolve_unobserved("unobserved_row_weights", p["unobserved_row_weights"], n_users,
-                           exponent, "user (row of X)", lambda: np.diff(csr.indptr))
-    b = resolve_unobserved("unobserved_col_weights", p["unobserved_col_weights"], n_items,
-                           exponent, "item (column of X)",
-                           lambda: np.bincount(csr.indices, minlength=n_items))
-    return a, b
+    return unobserved_weights(p, n_users, n_items, lambda: np.diff(csr.indptr),
+                              lambda: np.bincount(csr.indices, minlength=n_items))
 
 
 def _is_interactions(X):
