@@ -265,8 +265,8 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
     counter = np.zeros(1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
     weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights,
-               ones_if_none(side.row_unobserved, side.n_rows, dtype),
-               ones_if_none(side.col_unobserved, Y.shape[0], dtype), starts, X)
+               kernel_unobserved(side.row_unobserved, dtype),
+               kernel_unobserved(side.col_unobserved, dtype), starts, X)
     if problem.solver == "cholesky":
         cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, k, k), dtype),
                        np.empty((n_threads, k), dtype),
@@ -309,8 +309,10 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
             f"dtype=numpy.float64")
 
 
-def ones_if_none(weights, n, dtype):
-    return np.ones(n, dtype) if weights is None else weights
+def kernel_unobserved(weights, dtype):
+    """Unobserved weights as the kernels take them: the array, or an empty one for
+    all ones (None)."""
+    return np.empty(0, dtype) if weights is None else weights
 
 
 def objective(problem, X, Y):
@@ -320,8 +322,8 @@ def objective(problem, X, Y):
     u, i = problem.users, problem.items
     w0, alpha, kind, eps, explicit = problem.w0, problem.alpha, problem.conf_kind, \
         problem.epsilon, problem.explicit
-    a = ones_if_none(u.row_unobserved, X.shape[0], problem.dtype)
-    b = ones_if_none(u.col_unobserved, Y.shape[0], problem.dtype)
+    a = kernel_unobserved(u.row_unobserved, problem.dtype)
+    b = kernel_unobserved(u.col_unobserved, problem.dtype)
     rows = np.empty(X.shape[0])
     observed_loss_rows(u.indptr, u.indices, u.values, X, Y, u.reg.astype(np.float64), w0,
                        alpha, kind, eps, explicit, u.row_weights, u.col_weights, a, b, rows)
@@ -334,7 +336,7 @@ def objective(problem, X, Y):
 
 
 def gram_blocked(X, weights):
-    """Xᵀ diag(weights) X in float64, for the objective."""
+    """Xᵀ diag(weights) X in float64 (weights empty: XᵀX), for the objective."""
     # block size depends only on the shape (never on threads), and bounds the
     # kernel's per-block scratch to about 128 MB
     n, k = X.shape

@@ -240,6 +240,29 @@ def test_all_ones_is_the_default_to_the_bit(solver, confidence):
     assert_array_equal(fits[2].unobserved_col_weights_, np.ones(40))
 
 
+@pytest.mark.parametrize("solver", ["cholesky", "cg", "subspace"])
+def test_the_kernels_read_no_weights_as_ones(solver):
+    # given the same basis, weights of ones in the kernels give the bits of no
+    # weights (empty arrays, which the kernels do not read)
+    R, params = _case("total", "random-both", seed=2)
+    problem = prepare(R, np.float64, factors=6, solver=solver, block_size=2, **params)
+    side = problem.users
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((R.shape[1], 6))
+    Q, lam = _problem.eigenbasis(_problem.gramian(Y, 1.0), 1.0, np.float64)
+    Y = Y @ Q
+    X0 = rng.standard_normal((R.shape[0], 6))  # the iterative solvers' start
+    out = []
+    for ones in (False, True):
+        side.row_unobserved = np.ones(side.n_rows) if ones else None
+        side.col_unobserved = np.ones(R.shape[1]) if ones else None
+        X = X0.copy()
+        _problem.solve_in_basis(problem, side, Y.copy(), X, lam)
+        out.append(X)
+    assert_array_equal(out[0], out[1])
+    assert np.abs(out[0]).max() > 0
+
+
 # ------------------------------------------------------------------ "popularity"
 
 def test_popularity_weights_are_counts_to_the_exponent_normalised_to_mean_one():

@@ -35,15 +35,26 @@ def observed_weight(r, w0, alpha, conf_kind, epsilon, row_weight, col_weight):
     return extra, w0 + extra
 
 
+@njit(cache=True, nogil=True, inline="always")
+def unobserved_weight(weights, j):
+    """weights[j], or 1 when `weights` is empty: the kernels take the unobserved
+    entries' weights a (per row) and b (per column) as arrays, empty for all ones
+    (the default, which then neither reads them nor changes its arithmetic)."""
+    if weights.size == 0:
+        return weights.dtype.type(1)
+    return weights[j]
+
+
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def observation(p, indices, values, w0u, alpha, conf_kind, epsilon, explicit, row_weight,
                 col_weights, col_unobserved):
     """(column i, w − w0·a_u·b_i, w·t) of stored entry p of row u, given w0u = w0·a_u
-    and b = col_unobserved, with t = r (explicit), else 1, but 0 for CONF_TOTAL's r < 0."""
+    and b = col_unobserved (empty: all ones), with t = r (explicit), else 1, but 0
+    for CONF_TOTAL's r < 0."""
     i = indices[p]
     r = values[p]
-    extra, wt = observed_weight(r, w0u * col_unobserved[i], alpha, conf_kind, epsilon,
-                                row_weight, col_weights[i])
+    w0i = w0u if col_unobserved.size == 0 else w0u * col_unobserved[i]
+    extra, wt = observed_weight(r, w0i, alpha, conf_kind, epsilon, row_weight, col_weights[i])
     if explicit:
         wt *= r
     elif conf_kind == CONF_TOTAL and not r > 0:

@@ -20,7 +20,8 @@ kernel and one that loaded it from Numba's disk cache gave different bits.
 
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
+                      unobserved_weight)
 from .simd import row_dot, rows4_dot
 
 # the kernels' flags without reassoc: the reductions below fix their own order,
@@ -64,7 +65,7 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
              Z_scratch, iota, c_scratch, vec_scratch, counter):
     """Improve every row of X in place by cg_steps conjugate-gradient steps, in the
     eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
-    b = col_unobserved as in cholesky_sweep). Thread th takes
+    b = col_unobserved as in cholesky_sweep, empty for all ones). Thread th takes
     chunks ch (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
     cholesky_sweep. Rows that fit in Z_scratch[th] (rows × k, kept cache-sized)
     are gathered there once; longer rows read Yh in place at every step. iota =
@@ -93,7 +94,7 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
                     continue
                 m = hi - lo
                 rw = row_weights[u]
-                au = row_unobserved[u]
+                au = unobserved_weight(row_unobserved, u)
                 w0u = w0 * au
                 for a in range(k):
                     d[a] = au * lam_eig[a] + reg[u]

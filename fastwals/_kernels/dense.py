@@ -10,7 +10,7 @@ are combined in block order, so the results do not depend on the thread count.
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH
+from ._common import FASTMATH, unobserved_weight
 from .lapack import syrk_lower
 
 
@@ -68,14 +68,14 @@ def weighted_gramian_blocks(Y, weights, parts, scratch, work, ones):
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def gramian64(X, weights, block):
     """Xᵀ diag(weights) X accumulated in float64 over fixed row blocks (for the
-    objective)."""
+    objective); weights empty: XᵀX."""
     n, k = X.shape
     n_blocks = (n + block - 1) // block
     parts = np.zeros((n_blocks, k, k))
     for c in prange(n_blocks):
         P = parts[c]
         for u in range(c * block, min(n, (c + 1) * block)):
-            wu = np.float64(weights[u])
+            wu = np.float64(unobserved_weight(weights, u))
             for a in range(k):
                 xa = wu * np.float64(X[u, a])
                 for j in range(a + 1):

@@ -32,7 +32,8 @@ dtype (a float64 scalar would silently promote the float32 inner loops).
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
+                      unobserved_weight)
 from .lapack import posv, posv_lower, syrk, syrk_lower
 
 
@@ -194,7 +195,8 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                    X, A_scratch, b_scratch, Z_scratch, vec_scratch, work, ones, dual_max,
                    dual_norm_bound, failed, counter):
     """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ
-    (G = Yᵀ diag(b) Y, b = col_unobserved; a = row_unobserved); X receives
+    (G = Yᵀ diag(b) Y, b = col_unobserved; a = row_unobserved; either empty for
+    all ones); X receives
     x̂ = Qᵀ x. Thread th takes chunks c (rows starts[c]:starts[c+1])
     from `counter` (zero on entry) until none is left, working in A_scratch[th]
     (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
@@ -226,7 +228,7 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                         X[u, a] = 0.0
                     continue
                 rw = row_weights[u]
-                au = row_unobserved[u]
+                au = unobserved_weight(row_unobserved, u)
                 w0u = w0 * au
                 positive = True
                 for a in range(k):

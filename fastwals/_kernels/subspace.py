@@ -40,7 +40,8 @@ would promote float32 arithmetic to float64.
 import numpy as np
 from numba import njit, prange
 
-from ._common import CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from ._common import (CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, next_chunk, observation,
+                      prefetch_row, unobserved_weight)
 from .simd import (LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_inverse,
                    tile_scale)
 from .solve import dual_row
@@ -198,7 +199,7 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                    H_scratch, S_scratch, vec_scratch, work, ones, failed, counter):
     """One pass over every block of every row of X, in place, in the eigenbasis
     (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
-    b = col_unobserved as in solve.cholesky_sweep). Thread th takes chunks ch
+    b = col_unobserved as in solve.cholesky_sweep, empty for all ones). Thread th takes chunks ch
     (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
     cholesky_sweep, working in W_scratch[th] (the gather block, flat, rows × k
     plus padding), Z_scratch[th] (one block's columns of the longest row that
@@ -242,7 +243,7 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                     continue
                 m = hi - lo
                 rw = row_weights[u]
-                au = row_unobserved[u]
+                au = unobserved_weight(row_unobserved, u)
                 w0u = w0 * au
                 positive = True
                 for a in range(k):

@@ -236,9 +236,8 @@ def observed_loss(block, X, pending, p, whole, *parts):
                            block.reg.astype(np.float64), p["unobserved_weight"], p["alpha"],
                            conf, p["epsilon"], p["feedback"] == "explicit", block.row_weights,
                            block.col_weights,
-                           _problem.ones_if_none(block.row_unobserved, block.n_rows, X.dtype),
-                           _problem.ones_if_none(block.col_unobserved, Y.shape[0], Y.dtype),
-                           out)
+                           _problem.kernel_unobserved(block.row_unobserved, X.dtype),
+                           _problem.kernel_unobserved(block.col_unobserved, Y.dtype), out)
     return float(out.sum())
 
 
@@ -256,8 +255,7 @@ def gram64(F, pending, n_threads, weights=None, lo=0):
     F = true_factors(F, pending, n_threads)
     b = _slice(weights, lo, F.shape[0])
     with _kernels(n_threads):
-        return gramian64(F, np.ones(F.shape[0], F.dtype) if b is None else b,
-                         max(1024, F.shape[0]))
+        return gramian64(F, _problem.kernel_unobserved(b, F.dtype), max(1024, F.shape[0]))
 
 
 def _rows(block, whole, parts, k, dtype):

@@ -15,8 +15,9 @@ class DistributedWALS:
     """:class:`fastwals.WALS` fitted on the workers of a ``distributed.Client``.
 
     Same objective, hyperparameters and kernels as ``WALS`` (every solver and
-    weighting mode, unobserved weights included; ``wals_params`` are WALS's). For the same data, seed and
-    hyperparameters the factors are the single-machine fit's up to rounding
+    weighting mode, unobserved weights included; ``wals_params`` are WALS's).
+    For the same data, seed and hyperparameters the factors are the
+    single-machine fit's up to rounding
     (the Gramian is summed over blocks) and the common rotation the fit leaves
     both sides in: scores ``X Yᵀ`` agree within 1e-5 relative in float64 (the
     tests see about 1e-14). Not supported here: ``warm_start``, ``validation``
