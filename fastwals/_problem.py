@@ -3,7 +3,7 @@ matrix with their weights and regularization, the half-sweep that solves one
 side given the other, and the objective.
 
 One kernel serves both half-sweeps: the item side is the transposed matrix,
-with row and column weights swapped.
+with row and column weights (and the unobserved entries' a and b) swapped.
 """
 
 from dataclasses import dataclass
@@ -12,7 +12,8 @@ import numba
 import numpy as np
 
 from ._kernels.cg import cg_sweep
-from ._kernels.dense import first_nonfinite_row, gramian64, gramian_blocks
+from ._kernels.dense import first_nonfinite_row, gramian64, gramian_blocks, \
+    weighted_gramian_blocks
 from ._kernels.lapack import make_work
 from ._kernels.loss import observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
@@ -99,6 +100,10 @@ class Side:
     row_weights: np.ndarray
     col_weights: np.ndarray
     reg: np.ndarray      # λ per row
+    # the unobserved entries' weights w0·a_u·b_i: a per row and b per column, in
+    # the factor dtype, or None for all ones (then the Gramian is the plain YᵀY)
+    row_unobserved: np.ndarray = None
+    col_unobserved: np.ndarray = None
 
     @property
     def n_rows(self):
@@ -125,26 +130,51 @@ class Problem:
         return t(self.w0), t(self.alpha), self.conf_kind, t(self.epsilon), self.explicit
 
 
-def build(csr, params, row_weights, col_weights):
-    """csr: canonical CSR from _validation.as_csr; weights already validated."""
+def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
+    """csr: canonical CSR from _validation.as_csr; weights already validated;
+    unobserved: the (users', items') unobserved weights a and b (float64, from
+    _validation.resolve_unobserved), None for all ones."""
     dtype = np.dtype(params["dtype"])
     n_users, n_items = csr.shape
     csc = csr.T.tocsr()  # the item orientation
     if csc.indptr.dtype != csc.indices.dtype:
         csc.indices = csc.indices.astype(np.int64)
         csc.indptr = csc.indptr.astype(np.int64)
+    a, b = (unobserved_or_none(w) for w in unobserved)
 
-    def side(name, m, rw, cw, n_other):
+    def side(name, m, rw, cw, own, other, n_other):
         return Side(name, m.indptr, m.indices, m.data, rw, cw,
-                    row_regularization(m.indptr, n_other, params, dtype))
+                    row_regularization(m.indptr, unobserved_mass(own, other, n_other), params,
+                                       dtype),
+                    None if own is None else own.astype(dtype),
+                    None if other is None else other.astype(dtype))
 
-    return from_params(params, side("user", csr, row_weights, col_weights, n_items),
-                       side("item", csc, col_weights, row_weights, n_users))
+    return from_params(params, side("user", csr, row_weights, col_weights, a, b, n_items),
+                       side("item", csc, col_weights, row_weights, b, a, n_users))
 
 
-def row_regularization(indptr, n_other, params, dtype):
-    """λ per row of CSR rows with these row pointers, against n_other columns."""
-    return regularization_per_row(np.diff(indptr), n_other, params["regularization"],
+def unobserved_or_none(weights):
+    """The unobserved weights of one side, or None when there are none or all are
+    one (the default's exact arithmetic, and its plain Gramian)."""
+    if weights is None or np.all(weights == 1):
+        return None
+    return weights
+
+
+def unobserved_mass(own, other, n_other):
+    """a_u·Σ_i b_i per row (float64): the sum of a row's unobserved weights over
+    the other side before w0 (own: a, other: b, None for ones), for λ; n_other
+    itself when both are ones."""
+    if own is None and other is None:
+        return n_other
+    total = n_other if other is None else float(np.sum(other, dtype=np.float64))
+    return total if own is None else np.asarray(own, np.float64) * total
+
+
+def row_regularization(indptr, mass, params, dtype):
+    """λ per row of CSR rows with these row pointers, given each row's unobserved
+    mass a_u·Σb (unobserved_mass; the number of columns with the default weights)."""
+    return regularization_per_row(np.diff(indptr), mass, params["regularization"],
                                   params["unobserved_weight"],
                                   params["reg_exponent"]).astype(dtype)
 
@@ -161,16 +191,20 @@ def from_params(params, users=None, items=None, **overrides):
     return Problem(users=users, items=items, **settings)
 
 
-def gramian(Y, w0):
-    """YᵀY for the solve (in the factor dtype, BLAS syrk on fixed row blocks in
-    parallel); zeros when w0 = 0 makes it unused."""
+def gramian(Y, w0, weights=None):
+    """YᵀY, or Yᵀ diag(weights) Y, for the solve (in the factor dtype, BLAS syrk on
+    fixed row blocks in parallel); zeros when w0 = 0 makes it unused."""
     k = Y.shape[1]
     if w0 == 0:
         return np.zeros((k, k), dtype=Y.dtype)
     # blocks of at least GRAM_BLOCK rows, and at most 64 of them (each holds a k×k part)
     n_blocks = max(1, min(64, Y.shape[0] // GRAM_BLOCK))
     parts = np.zeros((n_blocks, k, k), dtype=Y.dtype)
-    return gramian_blocks(Y, parts, make_work(n_blocks, k), np.ones(1, Y.dtype))
+    work, ones = make_work(n_blocks, k), np.ones(1, Y.dtype)
+    if weights is None:
+        return gramian_blocks(Y, parts, work, ones)
+    scratch = np.empty((n_blocks, min(GATHER_BATCH, max(1, Y.shape[0])), k), Y.dtype)
+    return weighted_gramian_blocks(Y, np.asarray(weights, Y.dtype), parts, scratch, work, ones)
 
 
 def eigenbasis(G, w0, dtype):
@@ -187,13 +221,16 @@ def half_sweep(problem, side, Y, X):
     """Solve every row of X (in place) given the other side's factors Y; the
     iterative solvers start from X's current values.
 
-    Every solver works in the eigenbasis Q of YᵀY, and leaves both sides there:
+    Every solver works in the eigenbasis Q of Yᵀ diag(b) Y (b: the unobserved
+    weights of Y's rows, side.col_unobserved; YᵀY by default), and leaves both
+    sides there:
     Y is rotated in place to Y Q (as is X first, for the warm start of CG and
     subspace) and X receives its solution in the same basis, X Q. The model X Yᵀ
     and the objective are unchanged by a common rotation, so the fit never
     rotates back (one rotation per half-sweep, and no rotated copy held).
     Returns Q, or None when nothing was rotated (w0 = 0)."""
-    Q, lam_eig = eigenbasis(gramian(Y, problem.w0), problem.w0, problem.dtype)
+    Q, lam_eig = eigenbasis(gramian(Y, problem.w0, side.col_unobserved), problem.w0,
+                            problem.dtype)
     if Q is not None:
         rotate_rows(Y, Q)
         if problem.solver != "cholesky":  # the iterative solvers warm-start from X
@@ -227,7 +264,9 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
     failed = np.full(n_chunks, -1, dtype=np.int64)
     counter = np.zeros(1, dtype=np.int64)
     rows = (side.indptr, side.indices, side.values)
-    weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights, starts, X)
+    weights = (side.reg, *problem.scalars(), side.row_weights, side.col_weights,
+               kernel_unobserved(side.row_unobserved, dtype),
+               kernel_unobserved(side.col_unobserved, dtype), starts, X)
     if problem.solver == "cholesky":
         cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, k, k), dtype),
                        np.empty((n_threads, k), dtype),
@@ -270,25 +309,36 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
             f"dtype=numpy.float64")
 
 
+def kernel_unobserved(weights, dtype):
+    """Unobserved weights as the kernels take them: the array, or an empty one for
+    all ones (None)."""
+    return np.empty(0, dtype) if weights is None else weights
+
+
 def objective(problem, X, Y):
-    """The full objective (float64) by the Gramian trick, never densifying."""
+    """The full objective (float64) by the Gramian trick, never densifying:
+    the unobserved entries' term is w0·⟨Xᵀ diag(a) X, Yᵀ diag(b) Y⟩ (see
+    _kernels/loss.py)."""
     u, i = problem.users, problem.items
     w0, alpha, kind, eps, explicit = problem.w0, problem.alpha, problem.conf_kind, \
         problem.epsilon, problem.explicit
+    a = kernel_unobserved(u.row_unobserved, problem.dtype)
+    b = kernel_unobserved(u.col_unobserved, problem.dtype)
     rows = np.empty(X.shape[0])
     observed_loss_rows(u.indptr, u.indices, u.values, X, Y, u.reg.astype(np.float64), w0,
-                       alpha, kind, eps, explicit, u.row_weights, u.col_weights, rows)
+                       alpha, kind, eps, explicit, u.row_weights, u.col_weights, a, b, rows)
     item_reg = np.empty(Y.shape[0])
     weighted_sq_norms(Y, i.reg.astype(np.float64), item_reg)
     total = rows.sum() + item_reg.sum()
     if w0:
-        total += w0 * float(np.sum(_gram_blocked(X) * _gram_blocked(Y)))
+        total += w0 * float(np.sum(gram_blocked(X, a) * gram_blocked(Y, b)))
     return float(total)
 
 
-def _gram_blocked(X):
+def gram_blocked(X, weights):
+    """Xᵀ diag(weights) X in float64 (weights empty: XᵀX), for the objective."""
     # block size depends only on the shape (never on threads), and bounds the
     # kernel's per-block scratch to about 128 MB
     n, k = X.shape
     block = max(1024, -(-n // max(1, (1 << 24) // (k * k))))
-    return gramian64(X, block)
+    return gramian64(X, weights, block)

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from ._kernels import structure
 from ._threads import compute_threads
-from .weights import CONFIDENCE, FEEDBACK
+from .weights import CONFIDENCE, FEEDBACK, UNOBSERVED_RULES, popularity_weights
 
 SOLVERS = ("cholesky", "cg", "subspace")
 DTYPES = (np.float32, np.float64)
@@ -110,8 +110,11 @@ def check_params(p):
     out = dict(p)
     out["factors"] = check_int("factors", p["factors"], 1)
     out["iterations"] = check_int("iterations", p["iterations"], 0)
-    for name in ("regularization", "alpha", "unobserved_weight", "reg_exponent"):
+    for name in ("regularization", "alpha", "unobserved_weight", "reg_exponent",
+                 "unobserved_exponent"):
         out[name] = check_real(name, p[name])
+    for name in ("unobserved_row_weights", "unobserved_col_weights"):
+        check_unobserved_rule(name, p[name])
     out["epsilon"] = check_real("epsilon", p["epsilon"], strict=True)
     check_choice("confidence", p["confidence"], tuple(CONFIDENCE))
     check_choice("feedback", p["feedback"], FEEDBACK)
@@ -150,6 +153,54 @@ def check_weights(name, value, length, what, dtype):
         raise ValueError(f"{name} must be finite and >= 0; {int(bad.sum())} entries are not, "
                          f"the first at index {first} ({arr[first]!r})")
     return arr.astype(dtype)
+
+
+_UNOBSERVED_ALLOWED = ("None (all ones), 'popularity' (n^unobserved_exponent for each one's "
+                       "number n of stored entries, normalised to mean 1) or a 1-D array of "
+                       "one finite weight >= 0 per {}")
+
+
+def check_unobserved_rule(name, value):
+    """unobserved_row_weights / unobserved_col_weights: None, a rule name, or
+    something array-like (its length and values are checked by resolve_unobserved)."""
+    what = "user (row of X)" if name == "unobserved_row_weights" else "item (column of X)"
+    if isinstance(value, str):
+        if value not in UNOBSERVED_RULES:
+            raise ValueError(f"{name} must be {_UNOBSERVED_ALLOWED.format(what)}; got "
+                             f"{value!r}")
+    elif value is not None and np.ndim(value) != 1:
+        got = repr(value) if np.ndim(value) == 0 else f"an array of shape {np.shape(value)}"
+        raise ValueError(f"{name} must be {_UNOBSERVED_ALLOWED.format(what)}; got {got}")
+
+
+def resolve_unobserved(name, value, n, exponent, what, counts):
+    """The unobserved weights of one side (float64, one per each of its n rows)
+    from the parameter `value` (validated by check_unobserved_rule); None for
+    the default (all ones). counts: a function giving the side's stored entries
+    per row, called only for "popularity"."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # "popularity"
+        counts = counts()
+        with np.errstate(over="ignore", invalid="ignore"):
+            weights = popularity_weights(counts, exponent)
+        if not np.isfinite(weights).all():
+            raise ValueError(f"{name}='popularity' with unobserved_exponent={exponent:g} "
+                             f"overflows float64 (the largest count is {int(counts.max())}); "
+                             f"use a smaller unobserved_exponent")
+        return weights
+    return check_weights(name, value, n, what, np.float64)
+
+
+def unobserved_weights(p, n_users, n_items, user_counts, item_counts):
+    """(a, b): the users' and items' unobserved weights (float64) of validated
+    params, None for the default (all ones); user_counts / item_counts give
+    each side's stored entries per row, called only for "popularity"."""
+    exponent = p["unobserved_exponent"]
+    return (resolve_unobserved("unobserved_row_weights", p["unobserved_row_weights"], n_users,
+                               exponent, "user (row of X)", user_counts),
+            resolve_unobserved("unobserved_col_weights", p["unobserved_col_weights"], n_items,
+                               exponent, "item (column of X)", item_counts))
 
 
 # ---------------------------------------------------------------- the interaction matrix

@@ -10,7 +10,7 @@ import numpy as np
 from . import _problem, foldin, metrics, persistence, serving
 from ._threads import compute_threads
 from ._validation import as_csr, check_ids, check_int, check_n_threads, check_nonnegative, \
-    check_params, check_random_state, check_unique, check_weights
+    check_params, check_random_state, check_unique, check_weights, unobserved_weights
 
 
 class WALS:
@@ -18,16 +18,30 @@ class WALS:
 
     Minimises, over user factors x_u and item factors y_i (``factors`` each)::
 
-        Σ_obs w_ui (t_ui − x_u·y_i)² + w0 Σ_unobs (x_u·y_i)² + Σ_u λ_u‖x_u‖² + Σ_i λ_i‖y_i‖²
+        Σ_obs w_ui (t_ui − x_u·y_i)² + w0 Σ_unobs a_u·b_i (x_u·y_i)²
+            + Σ_u λ_u‖x_u‖² + Σ_i λ_i‖y_i‖²
 
-    with w0 = ``unobserved_weight``, w_ui = w0 + alpha·f(r_ui)·ρ_u·κ_i
+    with w0 = ``unobserved_weight``, w_ui = w0·a_u·b_i + alpha·f(r_ui)·ρ_u·κ_i
     (f from ``confidence``: "linear" r, "log" log(1 + r/epsilon), "constant" 1;
     ρ, κ = ``row_weights``, ``col_weights``), t_ui = 1 for ``feedback="implicit"``
-    or r_ui for ``"explicit"``, and λ_u = regularization·(n_u + w0·n_items)^reg_exponent.
+    or r_ui for ``"explicit"``, and λ_u = regularization·(n_u + w0·a_u·Σ_i b_i)^reg_exponent
+    (n_u + w0·n_items with the default a = b = 1).
     ``confidence="total"`` (implicit feedback only) makes alpha·|r_ui|·ρ_u·κ_i the whole
-    observed weight, replacing w0 rather than added to it (it may be below w0), with
-    t_ui = 1 for r_ui > 0 and 0 for r_ui < 0: with w0 = 1 this is implicit's ALS
+    observed weight, replacing w0·a_u·b_i rather than added to it (it may be below it),
+    with t_ui = 1 for r_ui > 0 and 0 for r_ui < 0: with w0 = 1 this is implicit's ALS
     objective (confidence alpha·r, λ unscaled when reg_exponent = 0).
+
+    Unobserved entries weigh w0·a_u·b_i (eALS, He et al. SIGIR 2016: popular items
+    weigh more as negatives): a = ``unobserved_row_weights`` (one per user) and
+    b = ``unobserved_col_weights`` (one per item), each None (all ones: the model
+    with one weight w0 for every unobserved entry), an array of finite values ≥ 0,
+    or "popularity": n^``unobserved_exponent`` for each user's (item's) number n of
+    stored entries in X, normalised to mean 1 over the users (items). An observed
+    entry's weight replaces its unobserved weight, w − w0·a_u·b_i = alpha·f·ρκ.
+    The weights used by the last fit are kept as ``unobserved_row_weights_`` /
+    ``unobserved_col_weights_`` (float64, None for all ones) and serve every
+    fold-in; rows folded in (``transform``, ``recalculate_*``, new rows of
+    ``partial_fit_*``) weigh 1, refreshed rows of ``partial_fit_*`` keep theirs.
 
     ``solver``: "cholesky" solves each row exactly; "cg" takes ``cg_steps``
     conjugate-gradient steps per row from the current factors; "subspace" is
@@ -53,9 +67,11 @@ class WALS:
 
     def __init__(self, factors=64, *, iterations=15, regularization=0.01, alpha=1.0,
                  unobserved_weight=1.0, confidence="linear", epsilon=1.0, feedback="implicit",
-                 reg_exponent=0.0, row_weights=None, col_weights=None, solver="cholesky",
-                 cg_steps=3, block_size=16, dtype=np.float32, random_state=None, n_threads=None,
-                 calculate_loss=False, show_progress=False, callback=None):
+                 reg_exponent=0.0, row_weights=None, col_weights=None,
+                 unobserved_row_weights=None, unobserved_col_weights=None,
+                 unobserved_exponent=0.5, solver="cholesky", cg_steps=3, block_size=16,
+                 dtype=np.float32, random_state=None, n_threads=None, calculate_loss=False,
+                 show_progress=False, callback=None):
         self.factors = factors
         self.iterations = iterations
         self.regularization = regularization
@@ -67,6 +83,9 @@ class WALS:
         self.reg_exponent = reg_exponent
         self.row_weights = row_weights
         self.col_weights = col_weights
+        self.unobserved_row_weights = unobserved_row_weights
+        self.unobserved_col_weights = unobserved_col_weights
+        self.unobserved_exponent = unobserved_exponent
         self.solver = solver
         self.cg_steps = cg_steps
         self.block_size = block_size
@@ -134,6 +153,10 @@ class WALS:
 
     def __setstate__(self, state):
         state = dict(state)
+        # a model pickled before a parameter existed gets its default
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not inspect.Parameter.empty:
+                state.setdefault(name, param.default)
         pair = (state.pop("user_factors_", None), state.pop("item_factors_", None))
         self.__dict__.update(state)
         if pair[0] is not None or pair[1] is not None:
@@ -249,7 +272,8 @@ class WALS:
         n_users, n_items = csr.shape
         rw = check_weights("row_weights", p["row_weights"], n_users, "user (row of X)", dtype)
         cw = check_weights("col_weights", p["col_weights"], n_items, "item (column of X)", dtype)
-        problem = _problem.build(csr, p, rw, cw)
+        unobserved = _unobserved_weights(p, csr)
+        problem = _problem.build(csr, p, rw, cw, unobserved)
         if patience is not None:
             patience = check_int("patience", patience, 1)
             if validation is None:
@@ -257,9 +281,10 @@ class WALS:
         scorer = None if validation is None else metrics.validation_scorer(csr, validation)
 
         with self._write_lock():
-            return self._fit(p, csr, problem, id_maps, scorer, patience, warm_start)
+            return self._fit(p, csr, problem, id_maps, scorer, patience, warm_start,
+                             unobserved)
 
-    def _fit(self, p, csr, problem, id_maps, scorer, patience, warm_start):
+    def _fit(self, p, csr, problem, id_maps, scorer, patience, warm_start, unobserved):
         dtype = p["dtype"]
         n_users, n_items = csr.shape
         k = p["factors"]
@@ -276,7 +301,8 @@ class WALS:
             history, done = [], 0
 
         fitted = ("_factors", "n_iter_", "loss_history_", "validation_history_",
-                  "best_iteration_", "user_ids_", "item_ids_")
+                  "best_iteration_", "user_ids_", "item_ids_", "unobserved_row_weights_",
+                  "unobserved_col_weights_")
         # half-updated factors are not a model: X_f, Y_f stay private (visible to
         # this thread only, for the callback) and are published at the end; a
         # failure puts back what was there
@@ -321,6 +347,7 @@ class WALS:
             elif not warm_start:  # a plain matrix has no raw ids; a warm start keeps the maps
                 self.__dict__.pop("user_ids_", None)
                 self.__dict__.pop("item_ids_", None)
+            self.unobserved_row_weights_, self.unobserved_col_weights_ = unobserved
             self._factors = (X_f, Y_f)  # published: one assignment
         return self
 
@@ -389,7 +416,9 @@ class WALS:
     def transform(self, user_items, row_weights=None):
         """Factors for new (or updated) users, rows × items, by an exact solve of
         the same objective with the item factors fixed (they are not changed).
-        ``row_weights``: one weight per row (default 1). Returns (rows × factors)."""
+        ``row_weights``: one weight per row (default 1). With unobserved weights,
+        the items' are the fit's and the rows' own (a_u) are 1. Returns
+        (rows × factors)."""
         self._check_fitted("transform")
         return foldin.solve_rows(self, "user", user_items, row_weights, name="user_items")
 
@@ -412,7 +441,9 @@ class WALS:
         """Refresh the given users' factors from their rows of interactions
         (one row per id, over items) with the item factors fixed. Ids beyond the
         fitted users add users: they must continue the range (n_users, n_users+1, …).
-        With per-user ``row_weights``, new users get weight 1. Returns self."""
+        With per-user ``row_weights`` or ``unobserved_row_weights``, new users get
+        weight 1 (the unobserved weights of the fit's users stay theirs, also with
+        "popularity"). Returns self."""
         return self._partial_fit("user", user_ids, user_items)
 
     def partial_fit_items(self, item_ids, item_users):
@@ -457,15 +488,25 @@ class WALS:
         if weights is not None:
             full = np.concatenate([np.asarray(weights, dtype=np.float64), np.ones(new.size)])
             row_w = full[ids]
+        # the rows' unobserved weights: those of the fit, 1 for new rows
+        unobserved = foldin.fitted_unobserved(self, side)
+        if unobserved is not None:
+            unobserved = np.concatenate([unobserved, np.ones(new.size)])
         solved = foldin.solve_rows(self, side, rows, row_w,
                                    name="user_items" if side == "user" else "item_users",
-                                   n_rows=ids.size)
+                                   n_rows=ids.size,
+                                   unobserved=None if unobserved is None else unobserved[ids])
         grown = np.concatenate([F, np.zeros((new.size, F.shape[1]), F.dtype)]) if new.size \
             else F.copy()
         grown[ids] = solved
         self._factors = (grown, pair[1]) if at == 0 else (pair[0], grown)  # published whole
         if weights is not None and new.size:
             setattr(self, weights_param, full)
+        if unobserved is not None and new.size:
+            setattr(self, f"unobserved_{'row' if at == 0 else 'col'}_weights_", unobserved)
+            param = f"unobserved_{'row' if at == 0 else 'col'}_weights"
+            if not isinstance(getattr(self, param), str):  # an array: grown likewise
+                setattr(self, param, unobserved.copy())
         return self
 
     def _check_fitted(self, what):
@@ -480,6 +521,14 @@ class WALS:
                 f"Refit with warm_start=False")
         # copies, so that a failed warm fit leaves the previous model intact
         return X_f.copy(), Y_f.copy()
+
+
+def _unobserved_weights(p, csr):
+    """(a, b): the users' and items' unobserved weights (float64) of validated
+    params for the canonical CSR X, None for all ones."""
+    n_users, n_items = csr.shape
+    return unobserved_weights(p, n_users, n_items, lambda: np.diff(csr.indptr),
+                              lambda: np.bincount(csr.indices, minlength=n_items))
 
 
 def _is_interactions(X):

@@ -35,6 +35,11 @@ READS = (1, 2)
 # deflate cannot expand data more than 1032-fold: a bound on what a compressed
 # member can really hold, whatever its header claims
 _DEFLATE_RATIO = 1032
+# hyperparameters that may be arrays: stored as members "param_<name>"
+ARRAY_PARAMS = ("row_weights", "col_weights", "unobserved_row_weights", "unobserved_col_weights")
+# the unobserved weights of the fit (members named so; attributes with a trailing "_"),
+# stored whenever the hyperparameter is not None, for the (user, item) factors
+FITTED_UNOBSERVED = ("unobserved_row_weights", "unobserved_col_weights")
 
 
 def save(model, path):
@@ -43,8 +48,8 @@ def save(model, path):
 
     params = model.get_params()
     arrays = {}
-    for name in ("row_weights", "col_weights"):
-        if params[name] is not None:
+    for name in ARRAY_PARAMS:
+        if params[name] is not None and not isinstance(params[name], str):
             arrays[f"param_{name}"] = np.asarray(params[name])
             params[name] = "<array>"
     params["dtype"] = np.dtype(params["dtype"]).name
@@ -57,6 +62,9 @@ def save(model, path):
         arrays.update(user_factors=model.user_factors_, item_factors=model.item_factors_,
                       n_iter=np.array(model.n_iter_),
                       loss_history=np.array(model.loss_history_, dtype=np.float64))
+        for name in FITTED_UNOBSERVED:  # the weights of the fit ("popularity": of its X)
+            if model.__dict__.get(name + "_") is not None:
+                arrays[name] = np.asarray(model.__dict__[name + "_"], np.float64)
     if hasattr(model, "user_ids_"):  # raw ids from fastwals.io
         arrays.update(id_map_arrays(model.user_ids_, "user_ids"))
         arrays.update(id_map_arrays(model.item_ids_, "item_ids"))
@@ -261,7 +269,7 @@ def _model(cls, data):
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise ValueError(f"'params' has unknown hyperparameters {unknown}")
-    for name in ("row_weights", "col_weights"):
+    for name in ARRAY_PARAMS:
         if params.get(name) == "<array>":
             params[name] = _get(data, f"param_{name}", 1, "biuf", "a 1-D array of weights")
     params["dtype"] = check_dtype(params.get("dtype", "float32")).type
@@ -277,11 +285,14 @@ def _model(cls, data):
     if fitted:
         _fitted_state(model, data, p)
     for name, side, what in (("row_weights", "user_factors", "user"),
-                             ("col_weights", "item_factors", "item")):
+                             ("col_weights", "item_factors", "item"),
+                             ("unobserved_row_weights", "user_factors", "user"),
+                             ("unobserved_col_weights", "item_factors", "item")):
         weights = p[name]
-        if weights is not None:
+        if weights is not None and not isinstance(weights, str):
             n = getattr(model, side + "_").shape[0] if fitted else np.size(weights)
             check_weights(name, weights, n, f"{what} (row of {side!r})", np.float64)
+    _fitted_unobserved(model, data, p, fitted)
     users, items = id_map_from_arrays(data, "user_ids"), id_map_from_arrays(data, "item_ids")
     if (users is None) != (items is None) or (users is not None and not fitted):
         raise ValueError("raw-id maps need both 'user_ids' and 'item_ids' and the fitted "
@@ -294,6 +305,26 @@ def _model(cls, data):
             raise ValueError("'best_iteration' needs the fitted factors")
         _validation_state(model, data)
     return model
+
+
+def _fitted_unobserved(model, data, p, fitted):
+    """The unobserved weights of the fit: a member for each of them whose
+    hyperparameter is not None (and only then), as long as its side's factors."""
+    for name, side in zip(FITTED_UNOBSERVED, ("user_factors", "item_factors")):
+        if not fitted or p[name] is None:
+            if name in data:
+                raise ValueError(f"{name!r} is stored but the model "
+                                 f"{'is not fitted' if not fitted else f'has {name}=None'}")
+            if fitted:
+                setattr(model, name + "_", None)
+            continue
+        if name not in data:
+            raise ValueError(f"{name!r} is missing: the model was fitted with {name}="
+                             f"{'<array>' if not isinstance(p[name], str) else repr(p[name])}")
+        weights = _get(data, name, 1, "f", "a 1-D array of weights")
+        n = getattr(model, side + "_").shape[0]
+        setattr(model, name + "_",
+                check_weights(repr(name), weights, n, f"row of {side!r}", np.float64))
 
 
 def _check_id_lengths(model, maps, ids_name, factors_name):

@@ -1,9 +1,13 @@
-"""Confidence transforms and regularization scaling of the WALS objective.
+"""Confidence transforms, unobserved-entry weights and regularization scaling of
+the WALS objective.
 
-Observed weight  w_ui = w0 + alpha · f(r_ui) · ρ_u · κ_i
-                 (confidence "total": w_ui = alpha · |r_ui| · ρ_u · κ_i, target 1 if r_ui > 0
-                 else 0; the observed weight may then be below w0)
-Regularization   λ_u  = regularization · (n_u + w0 · n_other)^reg_exponent
+Unobserved weight  w0 · a_u · b_i        (a, b: unobserved_row_weights / unobserved_col_weights,
+                   default all ones; eALS, He et al. 2016)
+Observed weight    w_ui = w0·a_u·b_i + alpha · f(r_ui) · ρ_u · κ_i
+                   (confidence "total": w_ui = alpha · |r_ui| · ρ_u · κ_i, target 1 if r_ui > 0
+                   else 0; the observed weight may then be below the unobserved one)
+Regularization     λ_u  = regularization · (n_u + w0 · a_u · Σ_i b_i)^reg_exponent
+                   (n_u + w0 · n_other with the default weights)
 """
 
 import numpy as np
@@ -19,10 +23,23 @@ CONFIDENCE = {
     "total": CONF_TOTAL,
 }
 FEEDBACK = ("implicit", "explicit")
+# the named rules for unobserved_row_weights / unobserved_col_weights (besides an array)
+UNOBSERVED_RULES = ("popularity",)
 
 
-def regularization_per_row(counts, n_other, regularization, unobserved_weight, reg_exponent):
-    """λ for each row, given its number of observed entries and the size of the
-    other side. 0**0 is 1, so reg_exponent=0 gives plain λ even for empty rows."""
-    base = counts.astype(np.float64) + unobserved_weight * n_other
+def regularization_per_row(counts, unobserved_mass, regularization, unobserved_weight,
+                           reg_exponent):
+    """λ for each row, given its number of observed entries and the sum of its
+    unobserved weights over the other side before w0, a_u·Σ_i b_i: the size of
+    the other side with the default weights (a scalar then), else one value per
+    row. 0**0 is 1, so reg_exponent=0 gives plain λ even for empty rows."""
+    base = counts.astype(np.float64) + unobserved_weight * unobserved_mass
     return regularization * np.power(base, reg_exponent)
+
+
+def popularity_weights(counts, exponent):
+    """The "popularity" unobserved weights of one side: n^exponent for each
+    row's number of stored entries n, normalised to mean 1 (float64). Rows
+    without entries weigh 0 (exponent > 0) or 1 (exponent = 0: all ones)."""
+    raw = np.power(counts.astype(np.float64), exponent)
+    return raw / raw.mean()

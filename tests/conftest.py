@@ -3,6 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastwals import WALS, _problem
+from fastwals.model import _unobserved_weights
 from fastwals._validation import as_csr, check_params, check_weights
 
 
@@ -23,7 +24,7 @@ def prepare(R, dtype=np.float64, **params):
     csr = as_csr(R, dtype=p["dtype"])
     rw = check_weights("row_weights", p["row_weights"], R.shape[0], "user", p["dtype"])
     cw = check_weights("col_weights", p["col_weights"], R.shape[1], "item", p["dtype"])
-    return _problem.build(csr, p, rw, cw)
+    return _problem.build(csr, p, rw, cw, _unobserved_weights(p, csr))
 
 
 @pytest.fixture

@@ -18,32 +18,60 @@ def confidence(r, kind, epsilon):
     raise ValueError(kind)
 
 
+def unobserved_side_weights(R, axis, value, exponent):
+    """The unobserved weights of the users (axis=1) or items (axis=0): ones for
+    None, the array itself, or for "popularity" (count of non-zeros)**exponent
+    divided by its mean over that side."""
+    observed = np.asarray(R) != 0
+    n = observed.shape[1 - axis]
+    if value is None:
+        return np.ones(n)
+    if isinstance(value, str):
+        assert value == "popularity"
+        counts = [sum(1 for x in (observed[j] if axis == 1 else observed[:, j]) if x)
+                  for j in range(n)]
+        raw = np.array([float(c) ** exponent for c in counts])
+        return raw / (sum(raw) / n)
+    return np.asarray(value, dtype=np.float64)
+
+
 def weights_and_targets(R, *, unobserved_weight=1.0, alpha=1.0, confidence_kind="linear",
-                        epsilon=1.0, feedback="implicit", row_weights=None, col_weights=None):
-    """Full W and T for a dense R whose non-zero entries are the observations."""
+                        epsilon=1.0, feedback="implicit", row_weights=None, col_weights=None,
+                        unobserved_rows=None, unobserved_cols=None):
+    """Full W and T for a dense R whose non-zero entries are the observations;
+    unobserved_rows / unobserved_cols: a and b of the unobserved entries' weight
+    w0·a_u·b_i (None: ones)."""
     R = np.asarray(R, dtype=np.float64)
     observed = R != 0
     rho = np.ones(R.shape[0]) if row_weights is None else np.asarray(row_weights, float)
     kappa = np.ones(R.shape[1]) if col_weights is None else np.asarray(col_weights, float)
-    W = np.full(R.shape, float(unobserved_weight))
+    a = np.ones(R.shape[0]) if unobserved_rows is None else np.asarray(unobserved_rows, float)
+    b = np.ones(R.shape[1]) if unobserved_cols is None else np.asarray(unobserved_cols, float)
+    W = np.empty(R.shape)
+    for u in range(R.shape[0]):
+        for i in range(R.shape[1]):
+            W[u, i] = float(unobserved_weight) * a[u] * b[i]
     T = np.zeros(R.shape)
     for u, i in zip(*np.nonzero(observed)):
-        if confidence_kind == "total":  # the whole weight, replacing w0; target 0 for r < 0
+        if confidence_kind == "total":  # the whole weight, replacing w0·a·b; target 0 for r < 0
             W[u, i] = alpha * abs(R[u, i]) * rho[u] * kappa[i]
             T[u, i] = 1.0 if R[u, i] > 0 else 0.0
             continue
-        W[u, i] = unobserved_weight + alpha * confidence(R[u, i], confidence_kind, epsilon) \
-            * rho[u] * kappa[i]
+        W[u, i] += alpha * confidence(R[u, i], confidence_kind, epsilon) * rho[u] * kappa[i]
         T[u, i] = 1.0 if feedback == "implicit" else R[u, i]
     return W, T, observed
 
 
-def lambdas(observed, axis, regularization, unobserved_weight, reg_exponent):
-    """λ per user (axis=1) or item (axis=0)."""
+def lambdas(observed, axis, regularization, unobserved_weight, reg_exponent, own=None,
+            other=None):
+    """λ per user (axis=1) or item (axis=0): regularization·(n + w0·a·Σb)^reg_exponent
+    with a = own (this side's unobserved weights) and b = other (the other side's)."""
     n = observed.sum(axis=axis)
     n_other = observed.shape[axis]
-    return np.array([regularization * (c + unobserved_weight * n_other) ** reg_exponent
-                     for c in n], dtype=np.float64)
+    own = np.ones(n.size) if own is None else own
+    mass = n_other if other is None else sum(other)
+    return np.array([regularization * (c + unobserved_weight * own[j] * mass) ** reg_exponent
+                     for j, c in enumerate(n)], dtype=np.float64)
 
 
 def solve_rows(W, T, Y, lam):
@@ -105,12 +133,18 @@ class Reference:
 
     def __init__(self, R, *, regularization=0.01, alpha=1.0, unobserved_weight=1.0,
                  confidence="linear", epsilon=1.0, feedback="implicit", reg_exponent=0.0,
-                 row_weights=None, col_weights=None):
+                 row_weights=None, col_weights=None, unobserved_row_weights=None,
+                 unobserved_col_weights=None, unobserved_exponent=0.5):
+        self.a = unobserved_side_weights(R, 1, unobserved_row_weights, unobserved_exponent)
+        self.b = unobserved_side_weights(R, 0, unobserved_col_weights, unobserved_exponent)
         self.W, self.T, observed = weights_and_targets(
             R, unobserved_weight=unobserved_weight, alpha=alpha, confidence_kind=confidence,
-            epsilon=epsilon, feedback=feedback, row_weights=row_weights, col_weights=col_weights)
-        self.lam_users = lambdas(observed, 1, regularization, unobserved_weight, reg_exponent)
-        self.lam_items = lambdas(observed, 0, regularization, unobserved_weight, reg_exponent)
+            epsilon=epsilon, feedback=feedback, row_weights=row_weights, col_weights=col_weights,
+            unobserved_rows=self.a, unobserved_cols=self.b)
+        self.lam_users = lambdas(observed, 1, regularization, unobserved_weight, reg_exponent,
+                                 self.a, self.b)
+        self.lam_items = lambdas(observed, 0, regularization, unobserved_weight, reg_exponent,
+                                 self.b, self.a)
 
     def solve_users(self, Y):
         return solve_rows(self.W, self.T, Y, self.lam_users)

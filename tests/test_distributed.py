@@ -48,8 +48,13 @@ def aligned(model, ref):
     """model's factors rotated onto ref's basis (the best orthogonal map), and ref's."""
     A = np.vstack([model.user_factors_, model.item_factors_]).astype(np.float64)
     B = np.vstack([ref.user_factors_, ref.item_factors_]).astype(np.float64)
+    return A @ rotation_onto(A, B), B
+
+
+def rotation_onto(A, B):
+    """The orthogonal M minimising ‖A M − B‖ (orthogonal Procrustes)."""
     U, _, Vt = np.linalg.svd(A.T @ B)
-    return A @ (U @ Vt), B
+    return U @ Vt
 
 
 def assert_same_fit(model, ref, rtol):
@@ -208,6 +213,69 @@ def test_given_id_maps_fix_rows_and_allow_weights(client, tmp_path):
         str(file), user_col="user", item_col="item", value_col="plays", users=users)
     ref = WALS(4, row_weights=rw, **kw).fit(R[::-1])
     assert_same_fit(model.to_wals(), ref, 1e-5)
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg", "subspace"])
+@pytest.mark.parametrize("mode", ["hkv-default", "row-col-weights"])
+def test_unobserved_weights_equal_the_single_machine_fit(client, R, solver, mode):
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0.2, 3.0, R.shape[0])
+    a[::7] = 0.0
+    params = _materialise(MODES[mode], R.shape)
+    kw = dict(iterations=4, dtype=np.float64, random_state=0, solver=solver, block_size=3,
+              calculate_loss=True, reg_exponent=0.5, unobserved_row_weights=a,
+              unobserved_col_weights="popularity", unobserved_exponent=0.7, **params)
+    model = DistributedWALS(client, 6, blocks=3, **kw).fit(R)
+    ref = WALS(6, **kw).fit(R)
+    local = model.to_wals()
+    assert_same_fit(local, ref, 1e-5)
+    assert_allclose(model.loss_history_, ref.loss_history_, rtol=1e-9)
+    assert np.array_equal(local.unobserved_row_weights_, ref.unobserved_row_weights_)
+    assert np.array_equal(local.unobserved_col_weights_, ref.unobserved_col_weights_)
+    # fold-in with the fit's weights, in each model's basis
+    M = rotation_onto(np.vstack([local.user_factors_, local.item_factors_]),
+                      np.vstack([ref.user_factors_, ref.item_factors_]))
+    want = ref.transform(R)
+    assert_allclose(local.transform(R) @ M, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_unobserved_weights_from_parquet_parts(client, tmp_path):
+    # "popularity" from the counts the workers send; arrays need the id maps
+    R = random_ratings(40, 20, seed=23, empty_rows=(), empty_cols=())
+    file = tmp_path / "all.parquet"
+    frame_of(R).to_parquet(file)
+    kw = dict(iterations=2, dtype=np.float64, random_state=3, regularization=0.1,
+              unobserved_col_weights="popularity", unobserved_row_weights="popularity")
+    source = dict(user_col="user", item_col="item", value_col="plays")
+    model = DistributedWALS(client, 4, **kw).fit(str(file), **source)
+    ref = WALS(4, **kw).fit(R)
+    assert_same_fit(model.to_wals(), ref, 1e-5)
+    b = np.linspace(0.0, 2.0, 20)
+    with pytest.raises(ValueError, match="unobserved_col_weights as an array with a Dask "
+                                         "DataFrame or Parquet source needs the id maps"):
+        DistributedWALS(client, 4, **{**kw, "unobserved_col_weights": b}).fit(str(file),
+                                                                               **source)
+    items = IdMap([f"i{j:03d}" for j in range(20)])
+    model = DistributedWALS(client, 4, **{**kw, "unobserved_col_weights": b}).fit(
+        str(file), items=items, **source)
+    assert_same_fit(model.to_wals(), WALS(4, **{**kw, "unobserved_col_weights": b}).fit(R),
+                    1e-5)
+
+
+def test_a_checkpoint_with_other_unobserved_weights_is_refused(client, R, tmp_path):
+    path = tmp_path / "ckpt"
+    kw = dict(iterations=1, checkpoint=path, checkpoint_every=1, random_state=0)
+    DistributedWALS(client, 4, unobserved_col_weights="popularity", **kw).fit(R)
+    with pytest.raises(ValueError, match="its unobserved_col_weights is '[0-9a-f]+', this "
+                                         "fit's None"):
+        DistributedWALS(client, 4, **{**kw, "iterations": 2}).fit(R)
+    with pytest.raises(ValueError, match="its unobserved_col_weights is '[0-9a-f]+', this "
+                                         "fit's '[0-9a-f]+'"):
+        DistributedWALS(client, 4, unobserved_col_weights="popularity", unobserved_exponent=1.0,
+                        **{**kw, "iterations": 2}).fit(R)
+    resumed = DistributedWALS(client, 4, unobserved_col_weights="popularity",
+                              **{**kw, "iterations": 2}).fit(R)
+    assert resumed.n_iter_ == 2
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -29,7 +29,8 @@ f = loss.observed_loss_rows
 out = np.zeros(1)
 f(np.array([0, 1], np.int64), np.array([0], np.int32), np.array([2.0], np.float32),
   np.ones((1, 2), np.float32), np.full((1, 2), 0.25, np.float32), np.zeros(1), 1.0, 1.0,
-  0, 1.0, False, np.ones(1, np.float32), np.ones(1, np.float32), out)
+  0, 1.0, False, np.ones(1, np.float32), np.ones(1, np.float32), np.ones(1, np.float32),
+  np.ones(1, np.float32), out)
 print(json.dumps({"file": fastwals.__file__, "out": out[0],
                   "hits": sum(f.stats.cache_hits.values()),
                   "misses": sum(f.stats.cache_misses.values())}))

@@ -159,6 +159,22 @@ def test_subspace_rows_too_long_to_gather_are_read_in_place(monkeypatch):
     assert_allclose(in_place, gathered, rtol=1e-10, atol=1e-12 * np.abs(gathered).max())
 
 
+def subspace_pass(R, params, dtype, k, block_size, in_place, monkeypatch, seed=4):
+    """One subspace half-sweep of the users from random Y and X0 (every row longer
+    than the gather block read in place when `in_place`): (X in the basis Q, Q as
+    float64, Y, X0)."""
+    if in_place:
+        monkeypatch.setattr(_problem, "SUBSPACE_GATHER_BYTES", 1)
+        monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((R.shape[1], k))
+    X0 = rng.standard_normal((R.shape[0], k))
+    problem = prepare(R, dtype, factors=k, solver="subspace", block_size=block_size, **params)
+    X = np.array(X0, dtype=dtype)
+    Q = _problem.half_sweep(problem, problem.users, np.array(Y, dtype=dtype), X)
+    return X, Q.astype(np.float64), Y, X0
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("block_size", [16, 5, 24])
 @pytest.mark.parametrize("in_place", [False, True])
@@ -169,18 +185,10 @@ def test_subspace_pass_equals_dense_block_descent(monkeypatch, dtype, block_size
     # of the exact-path cut-off
     R = random_ratings(40, 120, density=0.45, seed=28, empty_rows=(), empty_cols=())
     R[:5, 8:] = 0  # short rows: solved exactly when gathered
-    if in_place:  # every row longer than the gather block: read in place, a block at a time
-        monkeypatch.setattr(_problem, "SUBSPACE_GATHER_BYTES", 1)
-        monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
     params = dict(regularization=0.5, alpha=2.0)
-    rng = np.random.default_rng(4)
     k = 40
-    Y = rng.standard_normal((R.shape[1], k))
-    X0 = rng.standard_normal((R.shape[0], k))
-    problem = prepare(R, dtype, factors=k, solver="subspace", block_size=block_size, **params)
-    X = np.array(X0, dtype=dtype)
-    Yq = np.array(Y, dtype=dtype)
-    Q = _problem.half_sweep(problem, problem.users, Yq, X).astype(np.float64)
+    # in_place: every row longer than the gather block read in place, a block at a time
+    X, Q, Y, X0 = subspace_pass(R, params, dtype, k, block_size, in_place, monkeypatch)
     # rows read in place (more than GATHER_BATCH = 2 observations) always take the blocks
     limit = 2 if in_place else _problem.subspace_exact_limit(k, block_size)
     short = np.count_nonzero(R, axis=1) <= limit

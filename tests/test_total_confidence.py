@@ -13,7 +13,7 @@ from fastwals._validation import check_params
 from conftest import prepare, solve_side
 from reference import Reference
 from test_solve import _both_sweeps, _close, _materialise
-from test_solvers import _subspace_sweeps
+from test_solvers import _subspace_sweeps, subspace_pass
 
 
 def signed_ratings(n_users=30, n_items=20, density=0.3, seed=0, low=1.0, high=5.0,
@@ -154,17 +154,8 @@ def test_subspace_pass_equals_dense_block_descent(monkeypatch, dtype, block_size
     R[:5, 8:] = 0
     R[:2, :8] = np.abs(R[:2, :8]) + 1.0 * (R[:2, :8] != 0)  # two short rows all above w0
     R[2:5, :2] = np.float32([0.25, -0.375])  # and three with weights below it
-    if in_place:
-        monkeypatch.setattr(_problem, "SUBSPACE_GATHER_BYTES", 1)
-        monkeypatch.setattr(_problem, "GATHER_BATCH", 2)
     k = 40
-    rng = np.random.default_rng(4)
-    Y = rng.standard_normal((R.shape[1], k))
-    X0 = rng.standard_normal((R.shape[0], k))
-    problem = prepare(R, dtype, factors=k, solver="subspace", block_size=block_size, **params)
-    X = np.array(X0, dtype=dtype)
-    Q = _problem.half_sweep(problem, problem.users, np.array(Y, dtype=dtype), X)
-    Q = Q.astype(np.float64)
+    X, Q, Y, X0 = subspace_pass(R, params, dtype, k, block_size, in_place, monkeypatch)
     ref = Reference(R, **params)
     below = ((ref.W < 1.0) & (R != 0)).any(axis=1)
     limit = 2 if in_place else _problem.subspace_exact_limit(k, block_size)
@@ -187,13 +178,19 @@ def test_iterative_solvers_reach_the_reference_float32(mode):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_objective_matches_dense(mode, dtype):
     R, params = _case(mode, seed=6)
+    objective_matches_dense(R, params, dtype, 1e-7)
+
+
+def objective_matches_dense(R, params, dtype, rtol32):
+    """_problem.objective of random factors against the reference's sum over every
+    entry: 1e-12 relative in float64, rtol32 in float32 (λ and the weights are
+    rounded to the dtype in the problem)."""
     problem = prepare(R, dtype, factors=5, **params)
     rng = np.random.default_rng(7)
     X = rng.standard_normal((R.shape[0], 5)).astype(dtype)
     Y = rng.standard_normal((R.shape[1], 5)).astype(dtype)
     want = Reference(R, **params).objective(X, Y)
-    # float32: λ and the weights are rounded to the dtype in the problem
-    rtol = 1e-12 if dtype == np.float64 else 1e-7
+    rtol = 1e-12 if dtype == np.float64 else rtol32
     assert_allclose(_problem.objective(problem, X, Y), want, rtol=rtol)
 
 

@@ -20,9 +20,9 @@ CONF_TOTAL = 3     # w = alpha·|r|·ρ·κ in total (not added to w0), t = 1 if
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def observed_weight(r, w0, alpha, conf_kind, epsilon, row_weight, col_weight):
-    """(w − w0, w) of an observation r, in the dtype of its arguments: w − w0 =
-    alpha·f(r)·ρ_u·κ_i, or for CONF_TOTAL w = alpha·|r|·ρ_u·κ_i (then w − w0 may be
-    negative)."""
+    """(w − w0, w) of an observation r, in the dtype of its arguments, where w0 is
+    the entry's unobserved weight (w0·a_u·b_i): w − w0 = alpha·f(r)·ρ_u·κ_i, or for
+    CONF_TOTAL w = alpha·|r|·ρ_u·κ_i (then w − w0 may be negative)."""
     if conf_kind == CONF_TOTAL:
         w = alpha * abs(r) * row_weight * col_weight
         return w - w0, w
@@ -35,18 +35,30 @@ def observed_weight(r, w0, alpha, conf_kind, epsilon, row_weight, col_weight):
     return extra, w0 + extra
 
 
+@njit(cache=True, nogil=True, inline="always")
+def unobserved_weight(weights, j):
+    """weights[j], or 1 when `weights` is empty: the kernels take the unobserved
+    entries' weights a (per row) and b (per column) as arrays, empty for all ones
+    (the default, which then neither reads them nor changes its arithmetic)."""
+    if weights.size == 0:
+        return weights.dtype.type(1)
+    return weights[j]
+
+
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def observation(p, indices, values, w0, alpha, conf_kind, epsilon, explicit, row_weight,
-                col_weights):
-    """(column i, w − w0, w·t) of stored entry p, with t = r (explicit), else 1, but
-    0 for CONF_TOTAL's r < 0."""
+def observation(p, indices, values, w0u, alpha, conf_kind, epsilon, explicit, row_weight,
+                col_weights, col_unobserved):
+    """(column i, w − w0·a_u·b_i, w·t) of stored entry p of row u, given w0u = w0·a_u
+    and b = col_unobserved (empty: all ones), with t = r (explicit), else 1, but 0
+    for CONF_TOTAL's r < 0."""
     i = indices[p]
     r = values[p]
-    extra, wt = observed_weight(r, w0, alpha, conf_kind, epsilon, row_weight, col_weights[i])
+    w0i = w0u if col_unobserved.size == 0 else w0u * col_unobserved[i]
+    extra, wt = observed_weight(r, w0i, alpha, conf_kind, epsilon, row_weight, col_weights[i])
     if explicit:
         wt *= r
     elif conf_kind == CONF_TOTAL and not r > 0:
-        wt = w0 - w0  # zero in the dtype of the weights
+        wt = w0u - w0u  # zero in the dtype of the weights
     return i, extra, wt
 
 

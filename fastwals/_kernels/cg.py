@@ -2,13 +2,15 @@
 
 Warm-started from the current factors, a few steps per row and per half-sweep
 (implicit's default solver). A is never formed. The kernel works in the
-eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and the warm start X; CG's
-iterates are the same in any orthonormal basis), where w0·G is the diagonal
-w0·Λ, so A·p = (w0·Λ + λ) ∘ p + Σ_obs (w − w0) (ŷ_i·p) ŷ_i costs O(m·k), not
-O(k² + m·k). The row's factors are gathered once into a local block that every
-step reuses. w − w0 may be negative (confidence "total", whose observed weight
-alpha·|r|·ρκ replaces w0): nothing here takes its root, and A = Σ_all w y yᵀ + λI
-stays positive semi-definite, every total weight being ≥ 0.
+eigenbasis of G = Yᵀ diag(b) Y = Q Λ Qᵀ (b: the unobserved weights of the other
+side, all ones by default; the caller rotates Y and the warm start X; CG's
+iterates are the same in any orthonormal basis), where w0·a_u·G is the diagonal
+w0·a_u·Λ, so A·p = (w0·a_u·Λ + λ) ∘ p + Σ_obs (w − w0·a_u·b_i) (ŷ_i·p) ŷ_i costs
+O(m·k), not O(k² + m·k). The row's factors are gathered once into a local block
+that every step reuses. w − w0·a_u·b_i may be negative (confidence "total", whose
+observed weight alpha·|r|·ρκ replaces the unobserved one): nothing here takes its
+root, and A = Σ_all w y yᵀ + λI stays positive semi-definite, every total weight
+being ≥ 0.
 
 Every dot product is an explicit vector reduction in a fixed order (simd.row_dot,
 simd.rows4_dot), and the kernel is compiled without the `reassoc` fast-math flag:
@@ -18,7 +20,8 @@ kernel and one that loaded it from Numba's disk cache gave different bits.
 
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
+                      unobserved_weight)
 from .simd import row_dot, rows4_dot
 
 # the kernels' flags without reassoc: the reductions below fix their own order,
@@ -58,10 +61,11 @@ def _apply(d, Z, idx, c, m, p, out):
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=_FASTMATH_ORDERED)
 def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon, explicit,
-             row_weights, col_weights, starts, X, cg_steps, Z_scratch, iota, c_scratch,
-             vec_scratch, counter):
+             row_weights, col_weights, row_unobserved, col_unobserved, starts, X, cg_steps,
+             Z_scratch, iota, c_scratch, vec_scratch, counter):
     """Improve every row of X in place by cg_steps conjugate-gradient steps, in the
-    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Thread th takes
+    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
+    b = col_unobserved as in cholesky_sweep, empty for all ones). Thread th takes
     chunks ch (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
     cholesky_sweep. Rows that fit in Z_scratch[th] (rows × k, kept cache-sized)
     are gathered there once; longer rows read Yh in place at every step. iota =
@@ -90,8 +94,10 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
                     continue
                 m = hi - lo
                 rw = row_weights[u]
+                au = unobserved_weight(row_unobserved, u)
+                w0u = w0 * au
                 for a in range(k):
-                    d[a] = lam_eig[a] + reg[u]
+                    d[a] = au * lam_eig[a] + reg[u]
                     r[a] = -d[a] * x[a]
                 gathered = m <= cap
                 if gathered:
@@ -104,8 +110,9 @@ def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, ep
                 for q in range(m):
                     if q + PREFETCH_AHEAD < m:
                         prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
-                    i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind,
-                                               epsilon, explicit, rw, col_weights)
+                    i, extra, wt = observation(lo + q, indices, values, w0u, alpha, conf_kind,
+                                               epsilon, explicit, rw, col_weights,
+                                               col_unobserved)
                     c[q] = extra
                     y = Yh[i]
                     if gathered:

@@ -1,6 +1,6 @@
-"""Dense whole-matrix steps, in parallel: the Gramian YᵀY (in the factor dtype
-for the solvers, in float64 for the objective) and the finiteness check of a
-solved side.
+"""Dense whole-matrix steps, in parallel: the Gramian YᵀY or its weighted form
+Yᵀ diag(b) Y (in the factor dtype for the solvers, in float64 for the objective)
+and the finiteness check of a solved side.
 
 BLAS stays capped at one thread during a fit, so these split the rows into
 fixed blocks themselves; blocks are fixed by the shape alone and partial results
@@ -10,7 +10,7 @@ are combined in block order, so the results do not depend on the thread count.
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH
+from ._common import FASTMATH, unobserved_weight
 from .lapack import syrk_lower
 
 
@@ -42,17 +42,42 @@ def gramian_blocks(Y, parts, work, ones):
     return _symmetric_sum(parts)
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def weighted_gramian_blocks(Y, weights, parts, scratch, work, ones):
+    """Yᵀ diag(weights) Y (full, symmetric), weights >= 0: as gramian_blocks, each
+    block's rows scaled by √weight into scratch[b] (batch × k) a batch at a time,
+    one BLAS syrk per batch."""
+    n, k = Y.shape
+    n_blocks = parts.shape[0]
+    block = (n + n_blocks - 1) // n_blocks
+    batch = scratch.shape[1]
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        Z = scratch[b]
+        for start in range(lo, hi, batch):
+            mb = min(batch, hi - start)
+            for q in range(mb):
+                s = np.sqrt(weights[start + q])
+                for a in range(k):
+                    Z[q, a] = s * Y[start + q, a]
+            syrk_lower(parts[b], Z, mb, work[b], ones)
+    return _symmetric_sum(parts)
+
+
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
-def gramian64(X, block):
-    """XᵀX accumulated in float64 over fixed row blocks (for the objective)."""
+def gramian64(X, weights, block):
+    """Xᵀ diag(weights) X accumulated in float64 over fixed row blocks (for the
+    objective); weights empty: XᵀX."""
     n, k = X.shape
     n_blocks = (n + block - 1) // block
     parts = np.zeros((n_blocks, k, k))
     for c in prange(n_blocks):
         P = parts[c]
         for u in range(c * block, min(n, (c + 1) * block)):
+            wu = np.float64(unobserved_weight(weights, u))
             for a in range(k):
-                xa = np.float64(X[u, a])
+                xa = wu * np.float64(X[u, a])
                 for j in range(a + 1):
                     P[a, j] += xa * np.float64(X[u, j])
     return _symmetric_sum(parts)

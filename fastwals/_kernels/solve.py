@@ -1,18 +1,21 @@
 """Per-row normal equations of the WALS objective, solved exactly.
 
 For row u of a CSR matrix (users, or items when given the transpose) with the
-other side's factors Y and their Gramian G = YᵀY:
+other side's factors Y, the unobserved weights w0·a_u·b_i (a: this side's,
+b: the other side's) and the weighted Gramian G = Yᵀ diag(b) Y:
 
-    A = w0·G + Σ_obs (w_ui − w0) y_i y_iᵀ + λ_u I,   b = Σ_obs w_ui t_ui y_i,   x_u = A⁻¹ b
+    A = w0·a_u·G + Σ_obs (w_ui − w0·a_u·b_i) y_i y_iᵀ + λ_u I,   b = Σ_obs w_ui t_ui y_i,
+    x_u = A⁻¹ b
 
-with w_ui = w0 + alpha·f(r_ui)·ρ_u·κ_i. The kernel works in the eigenbasis of
-G = Q Λ Qᵀ (the caller passes Ŷ = Y Q and receives x̂ = Qᵀ x), where the shared
-part of every A is the diagonal D_u = w0·Λ + λ_u I.
+with w_ui = w0·a_u·b_i + alpha·f(r_ui)·ρ_u·κ_i. The kernel works in the eigenbasis
+of G = Q Λ Qᵀ (the caller passes Ŷ = Y Q and receives x̂ = Qᵀ x), where the shared
+part of every A is the diagonal D_u = w0·a_u·Λ + λ_u I: one basis serves every row,
+whatever its a_u.
 
 - Rows with many observations (m > dual_max): A = D_u + Ŷ_uᵀ C Ŷ_u is built by
   one BLAS syrk per batch of gathered rows (scaled by √|w − w0|) and solved by
   LAPACK posv. With confidence "total", whose weight alpha·|r|·ρκ may fall below
-  w0, the observations with w < w0 are gathered at the back of the batch and
+  the unobserved one, the observations with w < w0·a_u·b_i are gathered at the back of the batch and
   subtracted by a second syrk (alpha = beta = −1 on −A: A − Z_negᵀ Z_neg).
 - Rows with few (m ≤ dual_max, about 0.9·k): the Woodbury identity. With
   W = C^(1/2) Ŷ_u D^(-1/2) (m × k), D^(-1/2) A D^(-1/2) = I + WᵀW and
@@ -20,7 +23,7 @@ part of every A is the diagonal D_u = w0·Λ + λ_u I.
   x̂ = D^(-1/2) (I − Wᵀ S⁻¹ W) D^(-1/2) b̂ in m²k + m³/3 flops instead of
   m·k² + k³/3. Used only while ‖W‖²_F stays under `dual_norm_bound`, beyond
   which its rounding could exceed the direct solve's, and only when every
-  w ≥ w0 (C^(1/2) must be real); other rows go direct.
+  w ≥ w0·a_u·b_i (C^(1/2) must be real); other rows go direct.
 
 No validation here: the caller passes clean arrays and scalars all of the factor
 dtype (a float64 scalar would silently promote the float32 inner loops).
@@ -29,24 +32,26 @@ dtype (a float64 scalar would silently promote the float32 inner loops).
 import numpy as np
 from numba import njit, prange
 
-from ._common import FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
+                      unobserved_weight)
 from .lapack import posv, posv_lower, syrk, syrk_lower
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon, explicit, rw,
-            col_weights, Z, b):
-    """Z[j] = √|w − w0|·ŷ_i for the row's observations lo..lo+m, those with w ≥ w0
-    from the front (in order), those with w < w0 (only confidence "total") from the
-    back; b += Σ w·t·ŷ_i. Returns n: Z[:n] is to be added to A, Z[n:m] subtracted."""
+def _gather(lo, m, indices, values, Yh, w0u, alpha, conf_kind, epsilon, explicit, rw,
+            col_weights, col_unobserved, Z, b):
+    """Z[j] = √|w − w0·a_u·b_i|·ŷ_i for the row's observations lo..lo+m (w0u = w0·a_u),
+    those with w ≥ w0·a_u·b_i from the front (in order), the others (only confidence
+    "total") from the back; b += Σ w·t·ŷ_i. Returns n: Z[:n] is to be added to A,
+    Z[n:m] subtracted."""
     k = Yh.shape[1]
     front = 0
     back = m
     for q in range(m):
         if q + PREFETCH_AHEAD < m:
             prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
-        i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind, epsilon,
-                                   explicit, rw, col_weights)
+        i, extra, wt = observation(lo + q, indices, values, w0u, alpha, conf_kind, epsilon,
+                                   explicit, rw, col_weights, col_unobserved)
         if extra >= 0.0:
             s = np.sqrt(extra)
             j = front
@@ -186,11 +191,13 @@ def _set_diagonal(A, d):
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
-                   explicit, row_weights, col_weights, starts, X, A_scratch, b_scratch,
-                   Z_scratch, vec_scratch, work, ones, dual_max, dual_norm_bound, failed,
-                   counter):
-    """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ;
-    X receives x̂ = Qᵀ x. Thread th takes chunks c (rows starts[c]:starts[c+1])
+                   explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts,
+                   X, A_scratch, b_scratch, Z_scratch, vec_scratch, work, ones, dual_max,
+                   dual_norm_bound, failed, counter):
+    """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ
+    (G = Yᵀ diag(b) Y, b = col_unobserved; a = row_unobserved; either empty for
+    all ones); X receives
+    x̂ = Qᵀ x. Thread th takes chunks c (rows starts[c]:starts[c+1])
     from `counter` (zero on entry) until none is left, working in A_scratch[th]
     (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
     vec_scratch[th] (3 × k) and work[th]; failed[c] receives the first row of chunk
@@ -221,15 +228,17 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                         X[u, a] = 0.0
                     continue
                 rw = row_weights[u]
+                au = unobserved_weight(row_unobserved, u)
+                w0u = w0 * au
                 positive = True
                 for a in range(k):
-                    d[a] = lam_eig[a] + reg[u]
+                    d[a] = au * lam_eig[a] + reg[u]
                     positive &= d[a] > 0.0
                     b[a] = 0.0
                 if m <= dual_max and positive:
-                    n = _gather(lo, m, indices, values, Yh, w0, alpha, conf_kind, epsilon,
-                                explicit, rw, col_weights, Z, b)
-                    status = 0  # Woodbury only when no weight is below w0
+                    n = _gather(lo, m, indices, values, Yh, w0u, alpha, conf_kind, epsilon,
+                                explicit, rw, col_weights, col_unobserved, Z, b)
+                    status = 0  # Woodbury only when no weight is below the unobserved one
                     if n == m:
                         status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
                     if status == 0:  # direct path, reusing the gathered block
@@ -240,8 +249,8 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                     _set_diagonal(A, d)
                     for start in range(lo, hi, batch):
                         mb = min(batch, hi - start)
-                        n = _gather(start, mb, indices, values, Yh, w0, alpha, conf_kind, epsilon,
-                                    explicit, rw, col_weights, Z, b)
+                        n = _gather(start, mb, indices, values, Yh, w0u, alpha, conf_kind,
+                                    epsilon, explicit, rw, col_weights, col_unobserved, Z, b)
                         _add_gathered(A, Z, n, mb, wk, ones, minus_ones)
                     status = 1 if posv_lower(A, b, wk) == 0 else -1
                 if status == 1:

@@ -3,15 +3,16 @@
 
 Each row's factors are improved one block B of `block_size` consecutive
 dimensions at a time, the others held fixed. The kernel works in the
-eigenbasis of G = YᵀY = Q Λ Qᵀ (the caller rotates Y and X in, as for CG),
-where w0·G is the diagonal w0·Λ, so with d = w0·Λ + λ and the row's observed
-factors gathered once, scaled, as W (w_q = √|w − w0|·ŷ_q, σ_q = sign(w − w0)):
+eigenbasis of G = Yᵀ diag(b) Y = Q Λ Qᵀ (b: the other side's unobserved weights,
+ones by default; the caller rotates Y and X in, as for CG), where w0·a_u·G is the
+diagonal w0·a_u·Λ, so with d = w0·a_u·Λ + λ and the row's observed factors
+gathered once, scaled, as W (w_q = √|c_q|·ŷ_q, σ_q = sign(c_q), c_q = w − w0·a_u·b_q):
 
     H_B = diag(d_B) + W_Bᵀ Σ W_B,   g_B = d_B ∘ x_B + W_Bᵀ r − b_B,   x_B −= H_B⁻¹ g_B
 
 with b = Σ_obs w·t·ŷ and r = Σ W x the signed scaled predictions, computed once
 per row and updated after every block (r += Σ W_B Δ). σ_q = −1 only with
-confidence "total", whose weight alpha·|r|·ρκ may fall below w0: those
+confidence "total", whose weight alpha·|r|·ρκ may fall below the unobserved one: those
 observations are gathered at the back of the row, so that Σ splits the rows
 into two runs (the Hessian subtracts the back run's sum, the update of r gives
 it −Δ); a row without them costs what it did. The objective is quadratic in x_B,
@@ -21,8 +22,8 @@ exact solver.
 
 Rows with few observations (m ≤ exact_max, about the block size) are solved
 exactly instead, by the Woodbury shortcut of the Cholesky solver (m²k): cheaper
-than a pass over every block, and at least as good (unless some w < w0: Woodbury
-needs every weight ≥ w0, and those rows take the blocks).
+than a pass over every block, and at least as good (unless some c_q < 0: Woodbury
+needs every c_q ≥ 0, and those rows take the blocks).
 
 The b×b blocks are padded to a multiple of LANES and handled by the vector
 tiles of simd.py: the padding columns hold whatever finite values lie beside
@@ -39,16 +40,18 @@ would promote float32 arithmetic to float64.
 import numpy as np
 from numba import njit, prange
 
-from ._common import CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row
+from ._common import (CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, next_chunk, observation,
+                      prefetch_row, unobserved_weight)
 from .simd import (LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_inverse,
                    tile_scale)
 from .solve import dual_row
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon, explicit, rw,
-            col_weights, into, W, s, r, b):
-    """For each observation q: s[q] = σ·√|w − w0| (σ = −1 when w < w0), b += w·t·ŷ,
+def _gather(lo, m, indices, values, Yh, x, w0u, alpha, conf_kind, epsilon, explicit, rw,
+            col_weights, col_unobserved, into, W, s, r, b):
+    """For each observation q: s[q] = σ·√|c| with c = w − w0u·b_i (w0u = w0·a_u; σ = −1
+    when c < 0), b += w·t·ŷ,
     and at its place j (_place: those with s ≥ 0 from the front, in order, the
     others from the back) r[j] = s·(ŷ·x) and, when `into`, W[j·k : j·k + k] =
     |s|·ŷ. Returns the number of places taken from the front."""
@@ -58,9 +61,9 @@ def _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon, explic
     for q in range(m):
         if q + PREFETCH_AHEAD < m:
             prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
-        i, extra, wt = observation(lo + q, indices, values, w0, alpha, conf_kind, epsilon,
-                                   explicit, rw, col_weights)
-        if conf_kind == CONF_TOTAL:  # the only weight that may fall below w0
+        i, extra, wt = observation(lo + q, indices, values, w0u, alpha, conf_kind, epsilon,
+                                   explicit, rw, col_weights, col_unobserved)
+        if conf_kind == CONF_TOTAL:  # the only weight that may fall below the unobserved one
             sq = np.sqrt(extra) if extra >= zero else -np.sqrt(-extra)
             j, front = _place(sq, q, front, m)
         else:  # kept apart: the placement measured 8% of a pass at k = 64
@@ -191,11 +194,12 @@ def _step(P, poff, ld, m, bb, bp, d, xB, bB, r, H, hoff, g, delta, zero):
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
-                   explicit, row_weights, col_weights, starts, X, block_size, exact_max,
-                   dual_norm_bound, W_scratch, Z_scratch, obs_scratch, H_scratch, S_scratch,
-                   vec_scratch, work, ones, failed, counter):
+                   explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts, X,
+                   block_size, exact_max, dual_norm_bound, W_scratch, Z_scratch, obs_scratch,
+                   H_scratch, S_scratch, vec_scratch, work, ones, failed, counter):
     """One pass over every block of every row of X, in place, in the eigenbasis
-    (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x). Thread th takes chunks ch
+    (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
+    b = col_unobserved as in solve.cholesky_sweep, empty for all ones). Thread th takes chunks ch
     (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
     cholesky_sweep, working in W_scratch[th] (the gather block, flat, rows × k
     plus padding), Z_scratch[th] (one block's columns of the longest row that
@@ -239,14 +243,16 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                     continue
                 m = hi - lo
                 rw = row_weights[u]
+                au = unobserved_weight(row_unobserved, u)
+                w0u = w0 * au
                 positive = True
                 for a in range(k):
-                    d[a] = lam_eig[a] + reg[u]
+                    d[a] = au * lam_eig[a] + reg[u]
                     positive &= d[a] > zero
                     b[a] = zero
                 gathered = m <= cap
-                n = _gather(lo, m, indices, values, Yh, x, w0, alpha, conf_kind, epsilon,
-                            explicit, rw, col_weights, gathered, W, s, r, b)
+                n = _gather(lo, m, indices, values, Yh, x, w0u, alpha, conf_kind, epsilon,
+                            explicit, rw, col_weights, col_unobserved, gathered, W, s, r, b)
                 if gathered and m <= exact_max and positive and n == m:
                     W2 = W[:m * k].reshape((m, k))
                     status = dual_row(m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)

@@ -46,6 +46,8 @@ class Block:
     row_weights: np.ndarray   # one per row of the block
     col_weights: np.ndarray   # one per entry of cols
     reg: np.ndarray           # λ per row
+    row_unobserved: np.ndarray = None  # unobserved weights a: one per row (None: ones)
+    col_unobserved: np.ndarray = None  # ... and b: one per entry of cols (None: ones)
 
     @property
     def n_rows(self):
@@ -53,7 +55,8 @@ class Block:
 
     def side(self):
         return _problem.Side(self.name, self.indptr, self.indices, self.values,
-                             self.row_weights, self.col_weights, self.reg)
+                             self.row_weights, self.col_weights, self.reg, self.row_unobserved,
+                             self.col_unobserved)
 
     def describe(self):
         """What the driver needs to plan the exchange: rows, stored entries, and
@@ -71,10 +74,12 @@ class Block:
 # ---------------------------------------------------------------- building blocks
 
 def from_csr(name, lo, hi, indptr, indices, values, other_bounds, row_weights, col_weights,
-             p):
+             p, row_unobserved=None, col_unobserved=None):
     """A Block from canonical CSR rows lo..hi (indptr from 0, global column ids).
     row_weights: the block's own weights (None: ones); col_weights: the other
-    side's whole weight vector (None: ones)."""
+    side's whole weight vector (None: ones); row_unobserved, col_unobserved: the
+    unobserved weights likewise (the block's own, the other side's whole; None:
+    ones)."""
     dtype = np.dtype(p["dtype"])
     cols, local = np.unique(indices, return_inverse=True)
     cols = cols.astype(np.int64)
@@ -84,14 +89,18 @@ def from_csr(name, lo, hi, indptr, indices, values, other_bounds, row_weights, c
     cw = np.ones(cols.size, dtype) if col_weights is None else \
         np.asarray(col_weights)[cols].astype(dtype)
     n_other = int(other_bounds[-1])
-    reg = _problem.row_regularization(indptr, n_other, p, dtype)
+    au = None if row_unobserved is None else np.asarray(row_unobserved, dtype)
+    bu = None if col_unobserved is None else np.asarray(col_unobserved)[cols].astype(dtype)
+    reg = _problem.row_regularization(
+        indptr, _problem.unobserved_mass(au, col_unobserved, n_other), p, dtype)
     return Block(name, lo, hi, np.ascontiguousarray(indptr, index_dtype),
                  local.reshape(-1).astype(index_dtype), np.ascontiguousarray(values, dtype),
                  cols, np.searchsorted(cols, other_bounds).astype(np.int64),
-                 np.asarray(other_bounds, np.int64), rw, cw, reg)
+                 np.asarray(other_bounds, np.int64), rw, cw, reg, au, bu)
 
 
-def from_pieces(name, lo, hi, other_bounds, row_weights, col_weights, p, *pieces):
+def from_pieces(name, lo, hi, other_bounds, row_weights, col_weights, p, row_unobserved,
+                col_unobserved, *pieces):
     """A Block from (row, col, value) pieces with global ids whose rows lie in
     lo..hi; pairs that repeat are summed, entries that sum to zero dropped (as
     the estimator's own input coercion does). A piece may be None (no rows)."""
@@ -105,10 +114,11 @@ def from_pieces(name, lo, hi, other_bounds, row_weights, col_weights, p, *pieces
     m.sort_indices()
     m.eliminate_zeros()
     rw = None if row_weights is None else np.asarray(row_weights)[lo:hi]
+    au = None if row_unobserved is None else np.asarray(row_unobserved)[lo:hi]
     values = m.data.astype(np.dtype(p["dtype"]))
     _check_cast(values, m, name, lo)
     return from_csr(name, lo, hi, m.indptr.astype(np.int64), m.indices.astype(np.int64),
-                    values, other_bounds, rw, col_weights, p)
+                    values, other_bounds, rw, col_weights, p, au, col_unobserved)
 
 
 def _check_cast(values, m, name, lo):
@@ -138,10 +148,15 @@ def describe(block):
 # factors are F·Q_P. Rotating is thus left to the tasks that read the rows
 # anyway, and never done to whole blocks during the fit.
 
-def gram(F, w0, n_threads):
-    """FᵀF of one block of factors (stored, no rotation pending)."""
+def gram(F, w0, n_threads, weights=None, lo=0):
+    """FᵀF of one block of factors (stored, no rotation pending), or Fᵀ diag(b) F
+    with b = weights[lo:lo + len(F)] (weights: the side's whole unobserved weights)."""
     with _kernels(n_threads):
-        return _problem.gramian(F, w0)
+        return _problem.gramian(F, w0, _slice(weights, lo, F.shape[0]))
+
+
+def _slice(weights, lo, n):
+    return None if weights is None else weights[lo:lo + n]
 
 
 def basis(w0, dtype, *grams):
@@ -220,7 +235,9 @@ def observed_loss(block, X, pending, p, whole, *parts):
         observed_loss_rows(block.indptr, block.indices, block.values, X, Y,
                            block.reg.astype(np.float64), p["unobserved_weight"], p["alpha"],
                            conf, p["epsilon"], p["feedback"] == "explicit", block.row_weights,
-                           block.col_weights, out)
+                           block.col_weights,
+                           _problem.kernel_unobserved(block.row_unobserved, X.dtype),
+                           _problem.kernel_unobserved(block.col_unobserved, Y.dtype), out)
     return float(out.sum())
 
 
@@ -232,12 +249,13 @@ def regularization_term(block, F, p):
     return float(out.sum())
 
 
-def gram64(F, pending, n_threads):
-    """FᵀF in float64 of the factors (pending rotation applied), for the
-    objective's w0 term."""
+def gram64(F, pending, n_threads, weights=None, lo=0):
+    """Fᵀ diag(b) F in float64 of the factors (pending rotation applied; b as in
+    `gram`, None: ones), for the objective's w0 term."""
     F = true_factors(F, pending, n_threads)
+    b = _slice(weights, lo, F.shape[0])
     with _kernels(n_threads):
-        return gramian64(F, max(1024, F.shape[0]))
+        return gramian64(F, _problem.kernel_unobserved(b, F.dtype), max(1024, F.shape[0]))
 
 
 def _rows(block, whole, parts, k, dtype):

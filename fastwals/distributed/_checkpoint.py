@@ -43,6 +43,12 @@ def settings(p, data):
         w = p[name]
         out[name] = None if w is None else hashlib.sha1(
             np.ascontiguousarray(w, np.float64).tobytes()).hexdigest()
+    # the unobserved weights the fit uses (also those of "popularity"); a manifest
+    # written before they existed has none, which reads as None (all ones) in `read`
+    for name, side in (("unobserved_row_weights", "user"), ("unobserved_col_weights", "item")):
+        w = (data.unobserved or {}).get(side)
+        out[name] = None if w is None else hashlib.sha1(
+            np.ascontiguousarray(w, np.float64).tobytes()).hexdigest()
     out.update(users=data.n_users, items=data.n_items, nnz=data.nnz)
     return out
 

@@ -15,8 +15,9 @@ class DistributedWALS:
     """:class:`fastwals.WALS` fitted on the workers of a ``distributed.Client``.
 
     Same objective, hyperparameters and kernels as ``WALS`` (every solver and
-    weighting mode; ``wals_params`` are WALS's). For the same data, seed and
-    hyperparameters the factors are the single-machine fit's up to rounding
+    weighting mode, unobserved weights included; ``wals_params`` are WALS's).
+    For the same data, seed and hyperparameters the factors are the
+    single-machine fit's up to rounding
     (the Gramian is summed over blocks) and the common rotation the fit leaves
     both sides in: scores ``X Yᵀ`` agree within 1e-5 relative in float64 (the
     tests see about 1e-14). Not supported here: ``warm_start``, ``validation``
@@ -208,6 +209,9 @@ class DistributedWALS:
         model.user_factors_ = np.ascontiguousarray(np.concatenate(X))
         model.item_factors_ = np.ascontiguousarray(np.concatenate(Y))
         model.n_iter_, model.loss_history_ = self.n_iter_, list(self.loss_history_)
+        unobserved = self._data.unobserved or {}
+        model.unobserved_row_weights_ = unobserved.get("user")
+        model.unobserved_col_weights_ = unobserved.get("item")
         if self.user_ids_ is not None:
             model.user_ids_, model.item_ids_ = self.user_ids_, self.item_ids_
         return model

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _problem
 from .._partition import balanced_chunks
-from .._validation import as_csr, check_nonnegative, check_weights
+from .._validation import as_csr, check_nonnegative, check_weights, unobserved_weights
 from ..idmap import IdMap, is_text
 from . import _blocks, _cluster, _tables
 
@@ -37,6 +37,10 @@ class Data:
     info: dict            # "user"/"item" -> list of Block.describe() dicts
     user_ids: IdMap | None = None
     item_ids: IdMap | None = None
+    # "user"/"item" -> the unobserved weights of the fit (float64, None: all ones), as
+    # the estimator keeps them, and a future of those the kernels use (None: ones)
+    unobserved: dict | None = None
+    unobserved_futures: dict | None = None
 
     def n_rows(self, name):
         return self.n_users if name == "user" else self.n_items
@@ -83,11 +87,16 @@ def _from_matrix(client, X, p, kp, shape, n_blocks, timeout):
     n_users, n_items = csr.shape
     rw, cw = _weights(p, n_users, n_items)
     csc = csr.T.tocsr()
-    bounds = {"user": _bounds(np.diff(csr.indptr), n_blocks, p),
-              "item": _bounds(np.diff(csc.indptr), n_blocks, p)}
+    counts = {"user": np.diff(csr.indptr), "item": np.diff(csc.indptr)}
+    unobserved = unobserved_weights(p, n_users, n_items, lambda: counts["user"],
+                                    lambda: counts["item"])
+    bounds = {"user": _bounds(counts["user"], n_blocks, p),
+              "item": _bounds(counts["item"], n_blocks, p)}
     with _quiet_large_graphs():
         weights = {"user": rw, "item": cw}
         whole = {name: None if w is None else put(client, w) for name, w in weights.items()}
+        kernel_a, kernel_b, whole_unobserved = _kernel_unobserved(client, unobserved, p)
+        own_unobserved = {"user": kernel_a, "item": kernel_b}
         futures = {}
         for name, m, other in (("user", csr, "item"), ("item", csc, "user")):
             b = bounds[name]
@@ -96,14 +105,28 @@ def _from_matrix(client, X, p, kp, shape, n_blocks, timeout):
                 lo, hi = int(b[j]), int(b[j + 1])
                 a, e = m.indptr[lo], m.indptr[hi]
                 own = None if weights[name] is None else weights[name][lo:hi]
+                a_own = None if own_unobserved[name] is None else own_unobserved[name][lo:hi]
                 futures[name].append(client.submit(
                     _blocks.from_csr, name, lo, hi, (m.indptr[lo:hi + 1] - a).astype(np.int64),
                     m.indices[a:e], m.data[a:e], bounds[other], own, whole[other], kp,
-                    pure=False))
+                    a_own, whole_unobserved[other], pure=False))
     data = _describe(client, n_users, n_items, bounds, futures, timeout)
+    data.unobserved = dict(zip(("user", "item"), unobserved))
+    data.unobserved_futures = whole_unobserved
     if id_maps is not None:
         data.user_ids, data.item_ids = id_maps
     return data
+
+
+def _kernel_unobserved(client, unobserved, p):
+    """(a, b) as the kernels take them (factor dtype; None: all ones) and
+    {"user": future of a, "item": future of b} (None for all ones)."""
+    dtype = np.dtype(p["dtype"])
+    kernel = [None if w is None else w.astype(dtype)
+              for w in map(_problem.unobserved_or_none, unobserved)]
+    futures = {name: None if w is None else put(client, w)
+               for name, w in zip(("user", "item"), kernel)}
+    return kernel[0], kernel[1], futures
 
 
 def _weights(p, n_users, n_items):
@@ -151,6 +174,12 @@ def _from_table(client, source, p, kp, cols, users, items, n_blocks, timeout):
         raise ValueError("row_weights / col_weights with a Dask DataFrame or Parquet source "
                          "need the id maps that fix their order: pass users= (and items=) "
                          "as fastwals IdMaps")
+    for name, given in (("unobserved_row_weights", users), ("unobserved_col_weights", items)):
+        value = p[name]
+        if value is not None and not isinstance(value, str) and given is None:
+            raise ValueError(f"{name} as an array with a Dask DataFrame or Parquet source "
+                             f"needs the id maps that fix its order: pass users= (and items=) "
+                             f"as fastwals IdMaps, or {name}='popularity'")
     with _quiet_large_graphs():
         ids = {what: put(client, m.ids) for what, m in maps.items()}
         encoded = [client.submit(_tables.encode, r, ids["user"], ids["item"], origin,
@@ -159,23 +188,29 @@ def _from_table(client, source, p, kp, cols, users, items, n_blocks, timeout):
             client.submit(_tables.counts, e, n_users, n_items, pure=False) for e in encoded],
             pure=False)
         user_counts, item_counts = _cluster.gather(client, [counted], timeout, "loading")[0]
+        unobserved = unobserved_weights(p, n_users, n_items, lambda: user_counts,
+                                        lambda: item_counts)
         bounds = {"user": _bounds(user_counts, n_blocks, p),
                   "item": _bounds(item_counts, n_blocks, p)}
         pieces = [client.submit(_tables.split, e, bounds["user"], bounds["item"], pure=False)
                   for e in encoded]
         weights = {"user": None if rw is None else put(client, rw),
                    "item": None if cw is None else put(client, cw)}
+        whole_unobserved = _kernel_unobserved(client, unobserved, p)[2]
         futures = {}
         for name, other in (("user", "item"), ("item", "user")):
             b = bounds[name]
             futures[name] = [client.submit(
                 _blocks.from_pieces, name, int(b[j]), int(b[j + 1]), bounds[other],
-                weights[name], weights[other], kp,
+                weights[name], weights[other], kp, whole_unobserved[name],
+                whole_unobserved[other],
                 *[client.submit(_tables.piece, s, (name, j), pure=False) for s in pieces],
                 pure=False)
                 for j in range(b.size - 1)]
     data = _describe(client, n_users, n_items, bounds, futures, timeout)
     data.user_ids, data.item_ids = maps["user"], maps["item"]
+    data.unobserved = dict(zip(("user", "item"), unobserved))
+    data.unobserved_futures = whole_unobserved
     return data
 
 

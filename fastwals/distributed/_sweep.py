@@ -5,8 +5,9 @@ block uses), and the solve of every block on its worker.
 Solving the rows of side A given side B's factors Y (in blocks Y_c), as one
 graph of tasks that the driver submits without waiting:
 
-1. each worker computes its blocks' Y_cᵀY_c (k × k); one task sums them in
-   block order and diagonalises the sum: Q, w0·Λ (the basis);
+1. each worker computes its blocks' Y_cᵀY_c (k × k; Y_cᵀ B_c Y_c with the
+   unobserved weights b of those rows); one task sums them in block order and
+   diagonalises the sum: Q, w0·Λ (the basis);
 2. meanwhile each worker holding A blocks receives the rows of Y they use
    (all of Y, or only those rows), so the transfer overlaps the basis: a
    small task placed on that worker reads them; it is not in the solves'
@@ -66,8 +67,10 @@ class Sweeps:
         w0 = kp["unobserved_weight"]
         basis = None
         if w0 > 0:
-            grams = [c.submit(_blocks.gram, f, w0, kp["n_threads"], pure=False,
-                              priority=BASIS) for f in Y]
+            other = "item" if name == "user" else "user"
+            weights, bounds = self._unobserved(other), self.data.bounds[other]
+            grams = [c.submit(_blocks.gram, f, w0, kp["n_threads"], weights, int(bounds[j]),
+                              pure=False, priority=BASIS) for j, f in enumerate(Y)]
             basis = c.submit(_blocks.basis, w0, kp["dtype"], *grams, pure=False,
                              priority=BASIS)
         iterative = kp["solver"] != "cholesky"
@@ -93,10 +96,18 @@ class Sweeps:
         w0 = kp["unobserved_weight"]
         if w0:
             grams = [_cluster.gather(c, [c.submit(_blocks.gram64, f, pend, kp["n_threads"],
-                                                  pure=False) for f in F], self.timeout)
-                     for F, pend in ((X, pending_X), (Y, None))]
+                                                  self._unobserved(side),
+                                                  int(self.data.bounds[side][j]), pure=False)
+                                         for j, f in enumerate(F)], self.timeout)
+                     for F, pend, side in ((X, pending_X, "user"), (Y, None, "item"))]
             total += w0 * float(np.sum(sum(grams[0]) * sum(grams[1])))
         return total
+
+    def _unobserved(self, side):
+        """The future of the side's unobserved weights as the kernels take them (None:
+        all ones)."""
+        futures = self.data.unobserved_futures
+        return None if futures is None else futures[side]
 
     def _exchange(self, name, Y):
         """(per block of `name`, the futures of the other side's rows it uses;
