@@ -48,6 +48,14 @@ def _hyperparameters():
          "confidence scale: an observed pair weighs w0 + A·f(value), f from --confidence"),
         ("--unobserved-weight", "unobserved_weight", float, 1.0, "W0",
          "w0, the weight of every unobserved user-item pair, whose target is 0"),
+        ("--unobserved-row-weights", "unobserved_row_weights", str, None, ("popularity",),
+         "popularity: an unobserved pair of user u weighs w0·a_u·b_i with a_u ∝ n_u^B "
+         "(n_u its observed items, mean 1, B from --unobserved-exponent); none: a_u = 1"),
+        ("--unobserved-col-weights", "unobserved_col_weights", str, None, ("popularity",),
+         "popularity: b_i ∝ n_i^B for each item i (eALS: popular items weigh more as "
+         "negatives); none: b_i = 1"),
+        ("--unobserved-exponent", "unobserved_exponent", float, 0.5, "B",
+         "the exponent of the popularity weights"),
         ("--confidence", "confidence", str, "linear", tuple(CONFIDENCE),
          "f(value) in the observed weight: linear value, log log(1 + value/epsilon), "
          "constant 1; total: A·|value| is the whole weight (implicit's ALS when w0 = 1)"),
@@ -83,6 +91,9 @@ FLAGS = {"user_col": "--user-col", "item_col": "--item-col", "value_col": "--val
          "factors": "--factors", "iterations": "--iterations",
          "regularization": "--regularization", "alpha": "--alpha",
          "unobserved_weight": "--unobserved-weight", "confidence": "--confidence",
+         "unobserved_row_weights": "--unobserved-row-weights",
+         "unobserved_col_weights": "--unobserved-col-weights",
+         "unobserved_exponent": "--unobserved-exponent",
          "epsilon": "--epsilon", "feedback": "--feedback", "reg_exponent": "--reg-exponent",
          "solver": "--solver", "cg_steps": "--cg-steps", "block_size": "--block-size",
          "dtype": "--dtype"}

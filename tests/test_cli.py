@@ -772,3 +772,24 @@ def test_a_header_line_read_as_data_and_a_missing_position(tmp_path, capsys, csv
                        "9", *FIT, "-o", tmp_path / "m.npz")
     assert code == 1 and "(given as --item-col 9, a 0-based position)" in err, err
     assert "item_col" not in err
+
+
+def test_fit_with_popularity_weighted_unobserved_entries(tmp_path, csv_file, capsys):
+    out_file = tmp_path / "eals.npz"
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--unobserved-col-weights", "popularity", "--unobserved-exponent",
+                         "0.3", "--factors", "4", "--iterations", "3", "--seed", "0",
+                         "-o", out_file, "--quiet")
+    assert code == 0, err
+    model = WALS.load(out_file)
+    assert model.unobserved_col_weights == "popularity" and model.unobserved_exponent == 0.3
+    assert model.unobserved_row_weights is None
+    # the library's own fit of the same data and settings
+    from fastwals.io import read_interactions
+    data = read_interactions(csv_file, user_col="u", item_col="i")
+    mine = WALS(4, iterations=3, random_state=0, unobserved_col_weights="popularity",
+                unobserved_exponent=0.3).fit(data)
+    assert np.allclose(mine.user_factors_, model.user_factors_)
+    code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
+                         "--unobserved-exponent", "-1", "-o", tmp_path / "bad.npz")
+    assert code == 2 and "--unobserved-exponent" in err
