@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import real, synthetic  # noqa: E402
+from data import each_dataset, real, synthetic  # noqa: E402
 
 from fastwals import WALS, _problem  # noqa: E402
 from fastwals._validation import as_csr, check_params, check_weights  # noqa: E402
@@ -143,12 +143,7 @@ def main(argv=None):
           "| fastwals / implicit | implicit loss | fastwals loss | GFLOP/s nominal / executed |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with threadpool_limits(1, "blas"):
-        for name in args.datasets.split(","):
-            loader, params = DATASETS[name]
-            X = loader()
-            if X is None:
-                print(f"| {name} | (not found: ../shared/data absent) |")
-                continue
+        for name, X, params in each_dataset(args.datasets, DATASETS):
             C = implicit_confidence(X, params)
             for k in map(int, args.factors.split(",")):
                 for solver in solvers:

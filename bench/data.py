@@ -81,3 +81,16 @@ def real(name):
         path = root / "hetrec2011-lastfm-2k" / "user_artists.dat"
         return _read_pairs(path, 1, weighted=True) if path.exists() else None
     raise ValueError(f"unknown dataset {name!r}; known: gowalla, ml1m, lastfm")
+
+
+def each_dataset(names, table):
+    """(name, matrix, params) for each of the comma-separated `names` of `table`
+    ({name: (loader, params)}) whose data is present; for the others, a table
+    row saying it is absent."""
+    for name in names.split(","):
+        loader, params = table[name]
+        X = loader()
+        if X is None:
+            print(f"| {name} | (not found: ../shared/data absent) |")
+            continue
+        yield name, X, params

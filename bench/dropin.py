@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import real  # noqa: E402
+from data import each_dataset, real  # noqa: E402
 
 # name: (loader, implicit parameters); Last.fm's play counts BM25-weighted as in
 # implicit's own lastfm example (so many confidences fall below 1)
@@ -91,12 +91,7 @@ def main(argv=None):
           "| fastwals loss | loss ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with threadpool_limits(1, "blas"):
-        for name in args.datasets.split(","):
-            loader, params = DATASETS[name]
-            X = loader()
-            if X is None:
-                print(f"| {name} | (not found: ../shared/data absent) |")
-                continue
+        for name, X, params in each_dataset(args.datasets, DATASETS):
             for use_cg in (True, False):
                 runs = {"implicit": [], "fastwals": []}
                 for _ in range(args.repeats):

@@ -55,7 +55,6 @@ def one_row_each(X, ids, name, what):
                          f"(got {X.shape[0]} rows for {count} ids)")
 
 
-
 def confidences(X, alpha):
     """implicit's confidences C = alpha·X of CSR X, as a new CSR array.
 
