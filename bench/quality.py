@@ -21,6 +21,8 @@ implicit is fitted under one BLAS thread, as it asks. Its confidence is
 alpha·f(r) in total (unobserved entries weigh 1): it adds (C − 1) to the
 unobserved weight, so it matches fastwals with unobserved_weight=1 and
 alpha·f(r) − 1. For --confidence log/constant implicit gets f(r) as its matrix.
+--row-popularity 1 / --col-popularity 1 weigh unobserved entries by the user's /
+item's popularity^unobserved_exponent (eALS; fastwals only).
 Fit seconds exclude Numba compilation (a 1-iteration warm-up fit on a slice).
 """
 
@@ -63,7 +65,10 @@ def fit_fastwals(train, p):
               regularization=p["regularization"], alpha=p["alpha"],
               unobserved_weight=p["unobserved_weight"], confidence=p["confidence"],
               epsilon=p["epsilon"], reg_exponent=p["reg_exponent"], solver=p["solver"],
-              block_size=p["block_size"], dtype=np.float32, random_state=0)
+              block_size=p["block_size"], dtype=np.float32, random_state=0,
+              unobserved_row_weights="popularity" if p["row_popularity"] else None,
+              unobserved_col_weights="popularity" if p["col_popularity"] else None,
+              unobserved_exponent=p["unobserved_exponent"], cg_steps=p["cg_steps"])
     WALS(**{**kw, "iterations": 1}).fit(train[:500])  # compile outside the timing
     start = time.perf_counter()
     model = WALS(**kw).fit(train)
@@ -97,12 +102,18 @@ def run(dataset, train, test, library, p):
     finite = bool(np.isfinite(U).all() and np.isfinite(V).all())
     m = ranking_metrics((U, V), train, test, K=K, metrics=("recall", "ndcg", "recall_all"))
     keys = ["factors", "iterations", "regularization", "alpha", "confidence", "epsilon"]
-    keys += (["unobserved_weight", "reg_exponent", "solver", "block_size"]
+    keys += (["unobserved_weight", "reg_exponent", "solver", "block_size", "cg_steps",
+              "row_popularity", "col_popularity", "unobserved_exponent"]
              if library == "fastwals" else ["use_cg"])
     if p["confidence"] != "log":
         keys.remove("epsilon")
     if library == "fastwals" and p["solver"] != "subspace":
         keys.remove("block_size")
+    if library == "fastwals" and p["solver"] != "cg":
+        keys.remove("cg_steps")
+    if library == "fastwals" and not (p["row_popularity"] or p["col_popularity"]):
+        keys = [k for k in keys if k not in ("row_popularity", "col_popularity",
+                                             "unobserved_exponent")]
     line = (f"{dataset} {library} " + " ".join(f"{k}={p[k]}" for k in keys)
             + f" | fit {seconds:.1f}s recall@{K} {m['recall']:.4f} ndcg@{K} {m['ndcg']:.4f}")
     if dataset == "gowalla":
@@ -123,6 +134,8 @@ def main(argv=None):
         "alpha": (float, "1"), "confidence": (str, "linear"), "epsilon": (float, "1"),
         "unobserved_weight": (float, "1"), "reg_exponent": (float, "0"),
         "solver": (str, "cholesky"), "block_size": (int, "16"), "use_cg": (int, "0"),
+        "cg_steps": (int, "3"), "row_popularity": (int, "0"), "col_popularity": (int, "0"),
+        "unobserved_exponent": (float, "0.5"),
     }
     for name, (_, default) in grid.items():
         ap.add_argument("--" + name.replace("_", "-"), default=default)

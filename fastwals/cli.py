@@ -681,6 +681,71 @@ def _evaluate(args):
     return 0
 
 
+# ---------------------------------------------------------------- tune
+
+def _check_tune(args):
+    from .tuning import parse_budget, parse_metric
+    _usage(parse_metric, args.metric)
+    args.budget_seconds = _usage(parse_budget, args.budget)
+    _check_read_options(args)
+    from ._validation import check_int
+    from .metrics import _fraction
+    _usage(_fraction, "--validation-fraction", args.validation_fraction)
+    for flag in ("--trials", "--min-factors", "--max-factors", "--max-iterations"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            _usage(check_int, flag, value, 1)
+    if args.min_factors > args.max_factors:
+        raise UsageError(f"--min-factors {args.min_factors} is above --max-factors "
+                         f"{args.max_factors}")
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'fastwals[plot]'") from None
+    _check_output(args, {"the input": args.input})
+
+
+def _tune(args):
+    from .tuning import tune
+    data = _read(args, args.input)
+    X = data.matrix
+    if not args.json:
+        print(f"read {args.input}: {X.shape[0]:,} users × {X.shape[1]:,} items, "
+              f"{X.nnz:,} interactions; searching for {args.budget_seconds:g} s", flush=True)
+    result = tune(X, metric=args.metric, budget=args.budget_seconds, n_trials=args.trials,
+                  factors=(args.min_factors, args.max_factors),
+                  max_iterations=args.max_iterations, solver=args.solver,
+                  validation_fraction=args.validation_fraction, pruner=args.pruner,
+                  random_state=args.seed, n_threads=args.threads, refit=False,
+                  show_progress=_progress(args))
+    from .model import WALS
+    model = WALS(**result.best_params)
+    model.fit(data)  # with the raw ids
+    model.save(args.output)
+    if args.trials_csv:
+        result.to_csv(args.trials_csv)
+    if args.plot:
+        result.plot(args.plot)
+    states = [t["state"] for t in result.trials]
+    params = {k: v for k, v in result.best_params.items() if k not in ("n_threads",)}
+    summary = {"command": "tune", "input": args.input, "output": args.output,
+               "metric": result.metric, "best_score": result.best_score,
+               "best_params": {k: (np.dtype(v).name if k == "dtype" else v)
+                               for k, v in params.items()},
+               "trials": len(states), "pruned": states.count("pruned"),
+               "seconds": time.perf_counter() - args.started}
+    _say(args, summary, [
+        f"{len(states)} trials ({states.count('pruned')} pruned) in "
+        f"{summary['seconds']:.0f} s; best validation {result.metric} "
+        f"{result.best_score:.4f} with"]
+        + [f"  {k} = {v}" for k, v in summary["best_params"].items()]
+        + [f"wrote {args.output} (refitted on all of {args.input})"]
+        + ([f"wrote {args.trials_csv}"] if args.trials_csv else [])
+        + ([f"wrote {args.plot}"] if args.plot else []))
+    return 0
+
+
 # ---------------------------------------------------------------- info
 
 def _info(args):
@@ -748,6 +813,7 @@ examples:
       --user-col user --item-col item -o recs.parquet
   fastwals similar model.npz --all -N 10 -o similar.csv
   fastwals evaluate events.csv --user-col user --item-col item --split leave-k-out --k 2
+  fastwals tune events.csv --user-col user --item-col item --budget 15m -o best.npz
   fastwals info model.npz
   fastwals demo
 
@@ -789,6 +855,15 @@ COMMANDS = {
                   "recall@10,ndcg@10 --json",
                   "fastwals evaluate train.csv --test test.csv --user-col user "
                   "--item-col item"]),
+    "tune": ("search the hyperparameters, save the best model",
+             "Search the hyperparameters (regularization, its exponent, the unobserved\n"
+             "weight and its popularity weights, the confidence, factors, iterations) on a\n"
+             "validation split carved from INPUT, within a wall-clock budget, and save the\n"
+             "best model refitted on all of INPUT. Seeded: --trials N repeats exactly.",
+             ["fastwals tune events.csv --user-col user --item-col item --metric ndcg@20 "
+              "\\\n      --budget 15m -o best.npz",
+              "fastwals tune plays.tsv --user-col user --item-col artist --value-col plays "
+              "\\\n      --budget 5m --trials-csv trials.csv --plot trials.png -o best.npz"]),
     "info": ("what a saved model holds",
              "Show what a model file holds: users, items, factors, iterations, the last\n"
              "loss, the id types and every hyperparameter.",
@@ -909,6 +984,44 @@ def build_parser():
     _add_common(ev)
     ev.set_defaults(func=_evaluate, check=_check_evaluate)
 
+    tn = _command(sub, "tune")
+    tn.add_argument("input", help="a CSV/TSV/Parquet file or a directory of part files")
+    _add_input_columns(tn, "reading the input")
+    g = tn.add_argument_group("the search")
+    g.add_argument("--metric", default="ndcg@20", metavar="NAME@K",
+                   help="the validation metric maximised (default: ndcg@20)")
+    g.add_argument("--budget", default="15m", metavar="TIME",
+                   help="wall-clock time of the whole search and the refit: seconds or "
+                        "90s, 15m, 1h (default: 15m)")
+    g.add_argument("--trials", type=int, default=None, metavar="N",
+                   help="at most N sampled trials (then the same ones at every run with "
+                        "the same --seed; default: as many as the budget allows)")
+    g.add_argument("--min-factors", type=int, default=32, metavar="K",
+                   help="the smallest factor count tried (default: 32)")
+    g.add_argument("--max-factors", type=int, default=1024, metavar="K",
+                   help="the largest factor count tried (default: 1024)")
+    g.add_argument("--max-iterations", type=int, default=20, metavar="N",
+                   help="iterations per trial at most; each stops early when the metric "
+                        "stops improving (default: 20)")
+    g.add_argument("--solver", choices=("cg", "cholesky", "subspace"), default="cg",
+                   help="the solver of every trial and of the refit (default: cg)")
+    g.add_argument("--validation-fraction", type=float, default=0.2, metavar="F",
+                   help="the share of INPUT's interactions held out for scoring "
+                        "(default: 0.2)")
+    g.add_argument("--pruner", choices=("median", "halving", "none"), default="median",
+                   help="stop trials trailing the others: median, successive halving, or "
+                        "none (default: median)")
+    g.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of the split, the sampler and every fit (default: 0)")
+    _add_output(tn, "the best model (.npz), refitted on all of INPUT, with the raw ids")
+    g = tn.add_argument_group("reports")
+    g.add_argument("--trials-csv", metavar="FILE", help="write every trial to a CSV file")
+    g.add_argument("--plot", metavar="FILE",
+                   help="draw the metric against time and the main parameters (a .png; "
+                        "needs matplotlib)")
+    _add_common(tn)
+    tn.set_defaults(func=_tune, check=_check_tune)
+
     info = _command(sub, "info")
     info.add_argument("model", help="a model file written by `fastwals fit`")
     info.add_argument("--json", action="store_true",
@@ -927,6 +1040,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.started = time.perf_counter()
     try:
         if args.check is not None:
             args.check(args)  # every usage error, before any data is read

@@ -1,0 +1,402 @@
+"""Hyperparameter search for WALS, done for the user (``fastwals.tune``).
+
+The search is scored on a validation split carved from the training data (a
+random share of its entries; the test data is never seen). It runs in two
+phases within one wall-clock budget:
+
+1. Optuna's TPE sampler over regularization, reg_exponent, unobserved_weight,
+   the confidence transform (and epsilon), the popularity weights of unobserved
+   items (and their exponent) and the small factor counts; each trial stops
+   early when its validation metric stops improving, and a pruner (median or
+   successive halving) stops trials that trail the earlier ones at the same
+   iteration.
+2. The best parameters at ever larger factor counts (doubling up to the
+   largest allowed) while the metric improves and the next fit fits in the
+   budget: large k is where the quality is, and where a trial costs most.
+
+The best parameters (with the iteration count that scored best) are refitted
+on all of X, inside the budget: the search stops early enough for it.
+
+alpha is not searched: scaling alpha, w0 and λ together leaves the minimiser
+unchanged, so with w0 and λ searched, alpha = 1 loses nothing.
+"""
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import metrics
+from ._validation import as_csr, check_int, check_random_state
+from .model import WALS
+
+# the searched hyperparameters: name -> (low, high, log scale); factors apart
+SPACE = {
+    "regularization": (1e-4, 1.0, True),
+    "reg_exponent": (0.0, 1.0, False),
+    "unobserved_weight": (1e-3, 1.0, True),
+    "epsilon": (0.1, 100.0, True),
+    "unobserved_exponent": (0.0, 1.0, False),
+}
+PRUNERS = ("median", "halving", "none")
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_budget(budget):
+    """Seconds from a number of seconds or a text such as "15m", "90s", "1h",
+    "1h30m"; must be > 0."""
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool):
+        seconds = float(budget)
+    elif isinstance(budget, str) and re.fullmatch(r"\s*(\d+(\.\d*)?\s*[smh]?\s*)+",
+                                                   budget.strip() or "x"):
+        parts = re.findall(r"(\d+(?:\.\d*)?)\s*([smh]?)", budget)
+        seconds = sum(float(n) * _UNITS[u or "s"] for n, u in parts)
+    else:
+        raise ValueError(f"budget must be seconds (a number) or a duration such as '15m', "
+                         f"'90s' or '1h30m', got {budget!r}")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"budget must be more than 0 seconds, got {budget!r}")
+    return seconds
+
+
+def parse_metric(metric):
+    """"ndcg@20" -> ("ndcg", 20)."""
+    name, _, k = str(metric).partition("@")
+    if name not in metrics.METRICS or name in ("coverage",) or not k.isdigit() \
+            or int(k) < 1:
+        raise ValueError(f"metric must be NAME@K with NAME one of "
+                         f"{', '.join(m for m in metrics.METRICS if m != 'coverage')} and "
+                         f"K >= 1, such as 'ndcg@20'; got {metric!r}")
+    return name, int(k)
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` found.
+
+    ``best_params``: the WALS parameters of the best trial (with ``iterations``
+    the count that scored best); ``best_score``: its validation metric;
+    ``model``: a WALS with best_params refitted on all of X (None with
+    ``refit=False``); ``trials``: one dict per trial (number, phase, state,
+    score, iterations, seconds, elapsed at its end, and its parameters);
+    ``metric``, ``seconds`` (the whole search, refit included).
+    """
+
+    best_params: dict
+    best_score: float
+    model: object
+    trials: list
+    metric: str
+    seconds: float
+    study: object = field(default=None, repr=False)
+
+    def table(self):
+        """The trials as aligned text, one line per trial."""
+        cols = ["number", "phase", "state", "score", "iterations", "seconds", "factors",
+                "regularization", "reg_exponent", "unobserved_weight", "confidence",
+                "epsilon", "unobserved_col_weights", "unobserved_exponent"]
+        rows = [[_cell(t.get(c)) for c in cols] for t in self.trials]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
+                  for i, c in enumerate(cols)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+        return "\n".join(lines)
+
+    def to_csv(self, path):
+        """Write the trials to a CSV file."""
+        import csv
+        keys = list(dict.fromkeys(k for t in self.trials for k in t))
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, keys)
+            w.writeheader()
+            w.writerows(self.trials)
+
+    def plot(self, path):
+        """Draw the metric against elapsed time and the main parameters to an
+        image file (needs matplotlib: pip install 'fastwals[plot]')."""
+        from ._tune_plot import plot_trials
+        plot_trials(self, path)
+
+
+def _cell(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024),
+         search_factors=128, max_iterations=20, patience=3, solver="cg",
+         validation_fraction=0.2, max_eval_users=10000, pruner="median", fixed=None,
+         random_state=0, n_threads=None, refit=True, show_progress=False):
+    """Search WALS hyperparameters for the best validation ``metric`` on X.
+
+    X: users × items (a sparse matrix, or anything ``WALS.fit`` takes but raw-id
+    Interactions, whose matrix is used). ``metric``: "NAME@K" (ndcg, recall,
+    recall_all, precision, map, hit_rate, auc). ``budget``: wall-clock seconds or
+    "15m"; the search, refit included, ends within it (a first trial longer
+    than the budget is cut short). ``n_trials``: at most this many TPE trials
+    (phase 1); with it the trials are the same at every run for the same
+    ``random_state`` (the budget may only cut the list short).
+    ``factors=(low, high)``: powers of two searched; phase 1 samples those up
+    to ``search_factors``, phase 2 doubles the best up to ``high``.
+    ``max_iterations``: per trial, each stopped after ``patience`` iterations
+    without improvement. ``solver``: the WALS solver of every trial.
+    ``validation_fraction``: the share of X's entries held out for scoring;
+    ``max_eval_users``: the validation users scored (a fixed random subset, the
+    same for every trial). ``pruner``: "median", "halving" (successive halving)
+    or "none". ``fixed``: WALS parameters held fixed (not searched), e.g.
+    ``{"confidence": "log"}``. Needs Optuna (pip install 'fastwals[tune]').
+    """
+    optuna = _optuna()
+    start = time.perf_counter()
+    name, K = parse_metric(metric)
+    seconds = parse_budget(budget)
+    low, high = _factor_range(factors)
+    search_factors = min(max(check_int("search_factors", search_factors, 1), low), high)
+    max_iterations = check_int("max_iterations", max_iterations, 1)
+    patience = check_int("patience", patience, 1)
+    n_trials = None if n_trials is None else check_int("n_trials", n_trials, 1)
+    max_eval_users = check_int("max_eval_users", max_eval_users, 1)
+    if pruner not in PRUNERS:
+        raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+    fixed = dict(fixed or {})
+    bad = set(fixed) & {"callback", "iterations", "random_state", "n_threads"}
+    if bad or not set(fixed) <= set(WALS().get_params()):
+        raise ValueError(f"fixed must map WALS parameters other than iterations, "
+                         f"random_state, n_threads and callback to values; got "
+                         f"{sorted(fixed)}")
+    if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
+        raise TypeError(f"random_state must be an int (the search is seeded), "
+                        f"got {random_state!r}")
+    check_random_state(random_state)
+    if hasattr(X, "matrix") and hasattr(X, "users"):
+        X = X.matrix
+    X = as_csr(X, dtype=np.float32, name="X")
+    train, valid = metrics.split_random(X, validation_fraction, random_state=random_state)
+    valid = _subset_users(valid, max_eval_users, random_state)
+    scorer = metrics.validation_scorer(train, (valid, name, K))
+
+    search = _Search(train, scorer, name, K, solver, fixed, max_iterations, patience,
+                     random_state, n_threads, start, seconds, X.nnz / max(train.nnz, 1))
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=random_state),
+                                pruner=_pruner(optuna, pruner))
+    sizes = [f for f in _powers(low, high) if f <= search_factors]
+    bar = _bar(show_progress, seconds)
+    search.bar = bar
+    try:
+        # phase 1: TPE (trials stop themselves at the budget; no new one starts
+        # once the refit of the best would not fit)
+        done = 0
+        while n_trials is None or done < n_trials:
+            if search.trials and not search.time_for(search.trial_estimate(sizes)):
+                break  # the first trial always runs (the budget cuts it short)
+            trial = study.ask()
+            params = _sample(trial, sizes, fixed)
+            search.run(params, trial=trial, study=study, phase="search")
+            done += 1
+            if search.phase1_over(n_trials is None):
+                break
+        # phase 2: grow the factors of the best while it pays
+        best = search.best
+        while best is not None and best["factors"] * 2 <= high:
+            params = {**best["params"], "factors": best["factors"] * 2}
+            if not search.time_for(search.grown_estimate(best)):
+                break
+            trial = search.run(params, trial=None, study=None, phase="grow")
+            if trial["score"] is None or trial["score"] <= best["score"] \
+                    or trial["state"] != "complete":
+                break
+            best = search.best
+    finally:
+        if bar is not None:
+            bar.close()
+    best = search.best
+    if best is None:
+        raise RuntimeError(f"no trial finished within the budget of {seconds:g} s; give a "
+                           f"larger budget or fewer factors")
+    best_params = {**best["params"], "iterations": best["iterations"],
+                   "random_state": random_state, "solver": solver, "n_threads": n_threads}
+    model = WALS(**best_params).fit(X) if refit else None
+    return TuneResult(best_params=best_params, best_score=best["score"], model=model,
+                      trials=search.trials, metric=f"{name}@{K}",
+                      seconds=time.perf_counter() - start, study=study)
+
+
+class _Search:
+    """The trials run so far, the clock, and one trial's fit."""
+
+    def __init__(self, train, scorer, name, K, solver, fixed, max_iterations, patience,
+                 random_state, n_threads, start, budget, refit_scale):
+        self.train, self.scorer, self.name, self.K = train, scorer, name, K
+        self.solver, self.fixed = solver, fixed
+        self.max_iterations, self.patience = max_iterations, patience
+        self.random_state, self.n_threads = random_state, n_threads
+        self.start, self.budget, self.refit_scale = start, budget, refit_scale
+        self.trials, self.best, self.bar = [], None, None
+        self.per_iteration = {}  # factors -> seconds per iteration measured
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def refit_estimate(self):
+        """The seconds of refitting the best on all of X (0 before any trial)."""
+        if self.best is None:
+            return 0.0
+        return self.best["seconds_per_iteration"] * self.best["iterations"] * self.refit_scale
+
+    def time_for(self, seconds):
+        return self.elapsed() + seconds + self.refit_estimate() <= self.budget
+
+    def trial_estimate(self, sizes):
+        """A new phase-1 trial's likely cost: a few iterations at the largest size."""
+        known = [self.per_iteration[f] for f in sizes if f in self.per_iteration]
+        return 0.0 if not known else max(known) * min(self.max_iterations, 2 * self.patience)
+
+    def grown_estimate(self, best):
+        """Doubling k: about 4× per iteration (k² work dominates at large k)."""
+        return best["seconds_per_iteration"] * 4 * best["iterations"]
+
+    def phase1_over(self, timed):
+        """With only a budget, phase 1 ends at half of it (phase 2 gets the rest)."""
+        return timed and self.elapsed() >= 0.5 * self.budget
+
+    def run(self, params, trial, study, phase):
+        import optuna
+        scores, times = [], []
+        state = "complete"
+        model = WALS(**{**params, "iterations": self.max_iterations, "solver": self.solver,
+                        "random_state": self.random_state, "n_threads": self.n_threads})
+        t0 = time.perf_counter()
+
+        def callback(iteration, seconds, loss):
+            nonlocal state
+            times.append(seconds)
+            score = self.scorer(model.user_factors_, model.item_factors_)
+            scores.append(score if math.isfinite(score) else -math.inf)
+            if trial is not None:
+                trial.report(scores[-1], iteration)
+                if trial.should_prune():
+                    state = "pruned"
+                    return True
+            if iteration + 1 - (int(np.argmax(scores)) + 1) >= self.patience:
+                return True
+            if self.elapsed() + self.refit_estimate() >= self.budget:
+                state = "cut"
+                return True
+            return False
+
+        model.set_params(callback=callback)
+        model.fit(self.train)
+        best_at = int(np.argmax(scores))
+        score = scores[best_at]
+        record = {"number": len(self.trials), "phase": phase, "state": state,
+                  "score": score, "iterations": best_at + 1, "ran": len(scores),
+                  "seconds": time.perf_counter() - t0, "elapsed": self.elapsed(),
+                  **params}
+        self.trials.append(record)
+        per_it = float(np.median(times))
+        self.per_iteration[params["factors"]] = per_it
+        if trial is not None:
+            if state == "pruned":
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, score)
+        if state != "pruned" and (self.best is None or score > self.best["score"]):
+            self.best = {"score": score, "iterations": best_at + 1,
+                         "factors": params["factors"], "params": dict(params),
+                         "seconds_per_iteration": per_it}
+        if self.bar is not None:
+            self.bar.n = min(self.elapsed(), self.budget)
+            self.bar.set_postfix_str(f"trial {record['number']} {state} "
+                                     f"best {self.name}@{self.K} {self.best['score']:.4f}"
+                                     if self.best else state)
+            self.bar.refresh()
+        return record
+
+
+def _sample(trial, sizes, fixed):
+    """One phase-1 point: the space minus what is fixed."""
+    p = dict(fixed)
+
+    def num(n):
+        if n not in p:
+            lo, hi, log = SPACE[n]
+            p[n] = trial.suggest_float(n, lo, hi, log=log)
+
+    if "factors" not in p:
+        p["factors"] = trial.suggest_categorical("factors", sizes)
+    for n in ("regularization", "reg_exponent", "unobserved_weight"):
+        num(n)
+    if "confidence" not in p:
+        p["confidence"] = trial.suggest_categorical("confidence", ["linear", "log"])
+    if p["confidence"] == "log":
+        num("epsilon")
+    if "unobserved_col_weights" not in p:
+        popular = trial.suggest_categorical("unobserved_col_weights", ["none", "popularity"])
+        p["unobserved_col_weights"] = None if popular == "none" else popular
+    if isinstance(p["unobserved_col_weights"], str):
+        num("unobserved_exponent")
+    return p
+
+
+def _subset_users(valid, n, seed):
+    """valid with only n of its users (those with entries) kept: a fixed random subset."""
+    users = np.flatnonzero(np.diff(valid.indptr))
+    if users.size <= n:
+        return valid
+    keep = np.zeros(valid.shape[0], bool)
+    keep[np.random.default_rng(seed).choice(users, n, replace=False)] = True
+    counts = np.diff(valid.indptr)
+    mask = np.repeat(keep, counts)
+    out = valid.copy()
+    out.data = np.where(mask, out.data, 0).astype(out.data.dtype)
+    out.eliminate_zeros()
+    return out
+
+
+def _factor_range(factors):
+    try:
+        low, high = (check_int("factors", int(f), 1) for f in factors)
+    except (TypeError, ValueError):
+        raise ValueError(f"factors must be a (low, high) pair of positive ints such as "
+                         f"(32, 1024), got {factors!r}") from None
+    if low > high:
+        raise ValueError(f"factors must be (low, high) with low <= high, got {factors!r}")
+    return low, high
+
+
+def _powers(low, high):
+    """Powers of two in [low, high] (low itself when none is)."""
+    out = [2 ** e for e in range(0, 31) if low <= 2 ** e <= high]
+    return out or [low]
+
+
+def _pruner(optuna, name):
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def _bar(show, seconds):
+    if not show:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=round(seconds), unit="s", desc="tune", leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total} s {postfix}")
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise ImportError("fastwals.tune needs Optuna: pip install 'fastwals[tune]' "
+                          "(or pip install optuna)") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
