@@ -51,8 +51,8 @@ def check_real(name, value, low=0.0, strict=False):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
     if not np.isfinite(value) or value < low or (strict and value == low):
-        relation = ">" if strict else ">="
-        raise ValueError(f"{name} must be a finite number {relation} {low:g}, got {value!r}")
+        relation = "" if low == -np.inf else f" {'>' if strict else '>='} {low:g}"
+        raise ValueError(f"{name} must be a finite number{relation}, got {value!r}")
     return value
 
 
@@ -110,9 +110,11 @@ def check_params(p):
     out = dict(p)
     out["factors"] = check_int("factors", p["factors"], 1)
     out["iterations"] = check_int("iterations", p["iterations"], 0)
-    for name in ("regularization", "alpha", "unobserved_weight", "reg_exponent",
-                 "unobserved_exponent"):
+    for name in ("regularization", "alpha", "unobserved_weight", "reg_exponent"):
         out[name] = check_real(name, p[name])
+    # any sign: a negative exponent weighs the rare rows most
+    out["unobserved_exponent"] = check_real("unobserved_exponent", p["unobserved_exponent"],
+                                            low=-np.inf)
     for name in ("unobserved_row_weights", "unobserved_col_weights"):
         check_unobserved_rule(name, p[name])
     out["epsilon"] = check_real("epsilon", p["epsilon"], strict=True)

@@ -55,7 +55,7 @@ def _hyperparameters():
          "popularity: b_i ∝ n_i^B for each item i (eALS: popular items weigh more as "
          "negatives); none: b_i = 1"),
         ("--unobserved-exponent", "unobserved_exponent", float, 0.5, "B",
-         "the exponent of the popularity weights"),
+         "the exponent of the popularity weights (any sign: below 0 the rarest weigh most)"),
         ("--confidence", "confidence", str, "linear", tuple(CONFIDENCE),
          "f(value) in the observed weight: linear value, log log(1 + value/epsilon), "
          "constant 1; total: A·|value| is the whole weight (implicit's ALS when w0 = 1)"),

@@ -36,7 +36,8 @@ class WALS:
     b = ``unobserved_col_weights`` (one per item), each None (all ones: the model
     with one weight w0 for every unobserved entry), an array of finite values ≥ 0,
     or "popularity": n^``unobserved_exponent`` for each user's (item's) number n of
-    stored entries in X, normalised to mean 1 over the users (items). An observed
+    stored entries in X, normalised to mean 1 over the users (items); a negative
+    exponent makes the rarest weigh most, rows without entries weigh 0. An observed
     entry's weight replaces its unobserved weight, w − w0·a_u·b_i = alpha·f·ρκ.
     The weights used by the last fit are kept as ``unobserved_row_weights_`` /
     ``unobserved_col_weights_`` (float64, None for all ones) and serve every

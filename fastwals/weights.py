@@ -39,7 +39,13 @@ def regularization_per_row(counts, unobserved_mass, regularization, unobserved_w
 
 def popularity_weights(counts, exponent):
     """The "popularity" unobserved weights of one side: n^exponent for each
-    row's number of stored entries n, normalised to mean 1 (float64). Rows
-    without entries weigh 0 (exponent > 0) or 1 (exponent = 0: all ones)."""
-    raw = np.power(counts.astype(np.float64), exponent)
+    row's number of stored entries n, normalised to mean 1 (float64). A
+    negative exponent makes the rarest rows weigh most. Rows without entries
+    weigh 0 (exponent != 0; their weight is never used: their factors are 0)
+    or 1 (exponent = 0: all ones)."""
+    counts = counts.astype(np.float64)
+    if exponent == 0:
+        return np.ones_like(counts)
+    raw = np.zeros_like(counts)
+    np.power(counts, exponent, out=raw, where=counts > 0)
     return raw / raw.mean()

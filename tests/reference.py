@@ -21,7 +21,8 @@ def confidence(r, kind, epsilon):
 def unobserved_side_weights(R, axis, value, exponent):
     """The unobserved weights of the users (axis=1) or items (axis=0): ones for
     None, the array itself, or for "popularity" (count of non-zeros)**exponent
-    divided by its mean over that side."""
+    divided by its mean over that side; a row without entries weighs 0 (1 when
+    the exponent is 0, as 0**0 is)."""
     observed = np.asarray(R) != 0
     n = observed.shape[1 - axis]
     if value is None:
@@ -30,7 +31,8 @@ def unobserved_side_weights(R, axis, value, exponent):
         assert value == "popularity"
         counts = [sum(1 for x in (observed[j] if axis == 1 else observed[:, j]) if x)
                   for j in range(n)]
-        raw = np.array([float(c) ** exponent for c in counts])
+        raw = np.array([float(c) ** exponent if c or exponent == 0 else 0.0
+                        for c in counts])
         return raw / (sum(raw) / n)
     return np.asarray(value, dtype=np.float64)
 

@@ -791,5 +791,5 @@ def test_fit_with_popularity_weighted_unobserved_entries(tmp_path, csv_file, cap
                 unobserved_exponent=0.3).fit(data)
     assert np.allclose(mine.user_factors_, model.user_factors_)
     code, out, err = run(capsys, "fit", csv_file, "--user-col", "u", "--item-col", "i",
-                         "--unobserved-exponent", "-1", "-o", tmp_path / "bad.npz")
+                         "--unobserved-exponent", "nan", "-o", tmp_path / "bad.npz")
     assert code == 2 and "--unobserved-exponent" in err

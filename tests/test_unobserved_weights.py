@@ -36,6 +36,7 @@ WEIGHTS = {
     "random-both": ("random", "random", 0.5),
     "items-popularity": (None, "popularity", 0.5),
     "both-popularity": ("popularity", "popularity", 0.8),
+    "items-rare": (None, "popularity", -0.5),  # the rarest items weigh most
     "users-random": ("random", None, 0.5),
 }
 
@@ -284,6 +285,17 @@ def test_popularity_weights_are_counts_to_the_exponent_normalised_to_mean_one():
     assert model.unobserved_row_weights_[0] == 0 and model.unobserved_col_weights_[3] == 0
 
 
+def test_a_negative_exponent_weighs_the_rare_rows_most_and_empty_ones_zero():
+    R = random_ratings(30, 20, density=0.3, seed=4)  # row 0, 7 and column 3 empty
+    model = WALS(4, iterations=1, unobserved_col_weights="popularity",
+                 unobserved_exponent=-0.5, random_state=0).fit(R)
+    counts = np.diff(sp.csc_array(R).indptr)
+    raw = np.where(counts > 0, np.maximum(counts, 1) ** -0.5, 0.0)
+    assert_allclose(model.unobserved_col_weights_, raw / raw.mean(), rtol=1e-15)
+    assert model.unobserved_col_weights_[3] == 0
+    assert np.isfinite(model.item_factors_).all()
+
+
 def test_popularity_items_only_leaves_the_users_at_one():
     R = random_ratings(seed=4)
     model = WALS(4, iterations=1, unobserved_col_weights="popularity", random_state=0).fit(R)
@@ -465,8 +477,8 @@ def test_pickles_of_models_from_before_the_weights_load_with_the_defaults():
      r"unobserved_col_weights must be finite and >= 0.*index 0"),
     (dict(unobserved_col_weights=["a"] * 20), TypeError,
      r"unobserved_col_weights must be a 1-D array of real numbers"),
-    (dict(unobserved_exponent=-0.5), ValueError,
-     r"unobserved_exponent must be a finite number >= 0, got -0.5"),
+    (dict(unobserved_exponent=float("inf")), ValueError,
+     r"unobserved_exponent must be a finite number, got inf"),
     (dict(unobserved_exponent="half"), TypeError, r"unobserved_exponent must be a real number"),
     (dict(unobserved_col_weights="popularity", unobserved_exponent=1e6), ValueError,
      r"unobserved_col_weights='popularity' with unobserved_exponent=1e\+06 overflows.*"
