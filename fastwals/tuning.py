@@ -38,7 +38,7 @@ SPACE = {
     "reg_exponent": (0.0, 1.0, False),
     "unobserved_weight": (1e-3, 1.0, True),
     "epsilon": (0.1, 100.0, True),
-    "unobserved_exponent": (0.0, 1.0, False),
+    "unobserved_exponent": (-1.0, 1.0, False),  # below 0: rare items weigh most
 }
 PRUNERS = ("median", "halving", "none")
 _UNITS = {"s": 1, "m": 60, "h": 3600}

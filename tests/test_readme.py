@@ -6,6 +6,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -73,7 +74,7 @@ def test_every_python_snippet_is_run_by_a_test():
     headings = [h for h, _ in _all_snippets(README.read_text())]
     assert headings == ["## Quick start", "## Coming from implicit",
                         "## Serving, fold-in and evaluation", "## scikit-learn",
-                        "## Batch use: files in, files out", "## Scaling out on a Dask cluster",
+                        "## Tuning: `fastwals.tune`", "## Batch use: files in, files out", "## Scaling out on a Dask cluster",
                         "## Scaling out on a Dask cluster"]
 
 
@@ -103,6 +104,20 @@ def test_the_scikit_learn_search_runs():
     assert len(search.cv_results_["params"]) == 9
     assert search.best_params_ == search.cv_results_["params"][
         int(np.argmax(search.cv_results_["mean_test_ndcg@20"]))]
+
+
+def test_the_tuning_example_runs(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    printed = _run(_snippet(README.read_text(), "## Tuning"), namespace)
+    result = namespace["result"]
+    assert printed[0].split() == [f"{result.best_score:.4f}", str(result.best_params["factors"]),
+                                  str(len(result.trials))]
+    assert sum(t["phase"] == "search" for t in result.trials) == 16
+    assert namespace["model"].user_factors_.shape[1] == result.best_params["factors"]
+    assert (tmp_path / "trials.png").exists() and (tmp_path / "trials.csv").exists()
 
 
 def test_the_batch_use_example_runs(tmp_path, monkeypatch):
