@@ -136,10 +136,11 @@ def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
     _validation.resolve_unobserved), None for all ones."""
     dtype = np.dtype(params["dtype"])
     n_users, n_items = csr.shape
-    csc = csr.T.tocsr()  # the item orientation
-    if csc.indptr.dtype != csc.indices.dtype:
-        csc.indices = csc.indices.astype(np.int64)
-        csc.indptr = csc.indptr.astype(np.int64)
+    csc = csr.T.tocsr()  # the item orientation, with the same index type as csr
+    index = csr.indices.dtype  # (scipy may pick a narrower one)
+    if csc.indptr.dtype != index or csc.indices.dtype != index:
+        csc.indices = csc.indices.astype(index)
+        csc.indptr = csc.indptr.astype(index)
     a, b = (unobserved_or_none(w) for w in unobserved)
 
     def side(name, m, rw, cw, own, other, n_other):

@@ -207,15 +207,21 @@ def unobserved_weights(p, n_users, n_items, user_counts, item_counts):
 
 # ---------------------------------------------------------------- the interaction matrix
 
-def _index_dtype(indptr, indices):
-    if indptr.dtype == indices.dtype and indptr.dtype in (np.int32, np.int64):
-        return indptr.dtype
-    return np.dtype(np.int64)
+# The canonical matrix's indices are int32 whenever its entries and both of its
+# dimensions fit (so a job compiles each kernel for one index type), int64 beyond.
+# Tests lower the limit to run the int64 paths on small data.
+INT32_LIMIT = np.iinfo(np.int32).max
+
+
+def index_dtype(nnz, shape):
+    """The index type of a canonical matrix of nnz entries and this shape."""
+    return np.dtype(np.int32 if max(nnz, *shape) <= INT32_LIMIT else np.int64)
 
 
 def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False, rows=None):
     """Any accepted input -> canonical scipy CSR array (sorted indices, duplicates
-    summed, stored zeros dropped) with `dtype` values and int32/int64 indices.
+    summed, stored zeros dropped) with `dtype` values and int32 indices (int64
+    past INT32_LIMIT entries or rows or columns).
     allow_empty: accept a matrix without non-zero entries (rows to fold in, items
     to exclude), else that is an error: there would be nothing to factorize.
     rows: only these rows of X (int64 ids within X's rows), in this order; of a
@@ -249,11 +255,11 @@ def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False, rows=No
         raise ValueError(f"{name} has no non-zero entries (shape {csr.shape}); "
                          f"there is nothing to factorize")
 
-    index_dtype = _index_dtype(csr.indptr, csr.indices)
+    index = index_dtype(csr.nnz, csr.shape)
     if ordered is None:  # a matrix scipy has just built: its flag is current
         ordered = csr.has_canonical_format
     canonical = (ordered and csr.data.dtype == dtype
-                 and csr.indices.dtype == index_dtype and csr.indptr.dtype == index_dtype
+                 and csr.indices.dtype == index and csr.indptr.dtype == index
                  and np.all(csr.data != 0))
     if canonical:
         _check_values(csr, csr, name)
@@ -261,8 +267,8 @@ def as_csr(X, shape=None, dtype=np.float32, name="X", allow_empty=False, rows=No
         return csr
     given = csr
     with np.errstate(over="ignore", invalid="ignore"):  # found by _check_values
-        csr = sp.csr_array((csr.data.astype(dtype), csr.indices.astype(index_dtype),
-                            csr.indptr.astype(index_dtype)), shape=csr.shape, copy=True)
+        csr = sp.csr_array((csr.data.astype(dtype), csr.indices.astype(index),
+                            csr.indptr.astype(index)), shape=csr.shape, copy=True)
         csr.sum_duplicates()
     csr.eliminate_zeros()
     _check_values(csr, given, name)

@@ -746,6 +746,34 @@ def _tune(args):
     return 0
 
 
+# ---------------------------------------------------------------- compile
+
+def _list_of(flag, text, allowed):
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        raise UsageError(f"{flag}: {','.join(bad) or repr(text)} is not a comma-separated "
+                         f"list of {', '.join(allowed)}")
+    return values
+
+
+def _check_compile(args):
+    from .warmup import DTYPES, INDEX_TYPES
+    args.dtype_list = _list_of("--dtypes", args.dtypes, DTYPES)
+    args.index_list = _list_of("--index-types", args.index_types, INDEX_TYPES)
+
+
+def _compile(args):
+    from .warmup import compile_kernels
+    say = None if args.quiet or args.json else (lambda line: print(line, flush=True))
+    report = compile_kernels(args.dtype_list, args.index_list, progress=say)
+    summary = {"command": "compile", **report}
+    _say(args, summary, [f"compiled {len(report['combinations'])} combinations in "
+                         f"{report['seconds']:.1f} s; the kernels are cached in"]
+         + [f"  {d}" for d in report["cache_dirs"]])
+    return 0
+
+
 # ---------------------------------------------------------------- info
 
 def _info(args):
@@ -816,6 +844,7 @@ examples:
   fastwals tune events.csv --user-col user --item-col item --budget 15m -o best.npz
   fastwals info model.npz
   fastwals demo
+  fastwals compile
 
 `fastwals COMMAND --help` lists a command's options. Exit codes: 0 ok, 1 a data
 error (bad or unreadable input), 2 a usage error (bad arguments, an existing
@@ -864,6 +893,16 @@ COMMANDS = {
               "\\\n      --budget 15m -o best.npz",
               "fastwals tune plays.tsv --user-col user --item-col artist --value-col plays "
               "\\\n      --budget 5m --trials-csv trials.csv --plot trials.png -o best.npz"]),
+    "compile": ("compile the kernels ahead of the job (a Docker build step)",
+                "Compile every kernel into Numba's on-disk cache by running each call a\n"
+                "job makes on tiny data, for the float and index types given, so that a\n"
+                "job's first fit does not wait for compilation. The cache is written where\n"
+                "Numba looks: NUMBA_CACHE_DIR when set, else the package's __pycache__ when\n"
+                "writable, else the user's cache directory. It serves the same CPU model\n"
+                "only, and its directory must stay writable by the job.",
+                ["fastwals compile",
+                 "NUMBA_CACHE_DIR=/opt/numba-cache fastwals compile --dtypes float32 "
+                 "--index-types int32"]),
     "info": ("what a saved model holds",
              "Show what a model file holds: users, items, factors, iterations, the last\n"
              "loss, the id types and every hyperparameter.",
@@ -1021,6 +1060,19 @@ def build_parser():
                         "needs matplotlib)")
     _add_common(tn)
     tn.set_defaults(func=_tune, check=_check_tune)
+
+    comp = _command(sub, "compile")
+    comp.add_argument("--dtypes", default="float32,float64", metavar="LIST",
+                      help="the factor dtypes to compile for: float32, float64 or both "
+                           "(default: float32,float64)")
+    comp.add_argument("--index-types", default="int32,int64", metavar="LIST",
+                      help="the sparse index types to compile for: int32 (scipy's for "
+                           "matrices under 2^31 entries), int64 or both (default: "
+                           "int32,int64)")
+    comp.add_argument("--quiet", action="store_true", help="no progress lines")
+    comp.add_argument("--json", action="store_true",
+                      help="print the summary as one JSON object on stdout")
+    comp.set_defaults(func=_compile, check=_check_compile)
 
     info = _command(sub, "info")
     info.add_argument("model", help="a model file written by `fastwals fit`")

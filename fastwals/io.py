@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _columns
+from ._validation import index_dtype
 from .idmap import TEXT, IdMap, UnknownIdError
 from ._kernels import coo
 from ._sources import (BadRowError, MissingColumnError, Retry, column_text, import_pyarrow,
@@ -556,7 +557,7 @@ def _build(acc, rule, users, items, min_u, min_i, dtype, n_files):
             items = IdMap._sorted(items.ids[keep_i])
 
     shape = (len(users), len(items))
-    index = np.int32 if max(nnz, *shape) < 2**31 - 1 else np.int64
+    index = index_dtype(nnz, shape)
     matrix = sp.csr_array((data[:nnz].copy(), cols[:nnz].astype(index),
                            indptr.astype(index)), shape=shape)
     matrix.has_sorted_indices = True

@@ -59,7 +59,9 @@ def top_n(U, Y, N, exclude=None, banned=None, positives=None):
     if prepared:
         ynorm = _norms(Y)
         order = np.argsort(-ynorm, kind="stable")
-        slack = 1.0 + 2.0 * k * np.finfo(dtype).eps  # a dot product's worst rounding
+        # a dot product's worst rounding (a Python float, as np.inf below: one
+        # compiled kernel for both paths)
+        slack = float(1.0 + 2.0 * k * np.finfo(dtype).eps)
         Ys = np.ascontiguousarray(Y[order], dtype=dtype)
         ynorm = np.concatenate((ynorm[order], [0.0]))
     else:  # AUC (whole rows), or too few users to repay sorting: no pruning
