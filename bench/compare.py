@@ -12,10 +12,15 @@ library reports to its callback (both half-sweeps, no loss); each side is
 warmed up first so no compilation is timed. With --repeats N each side is fitted
 N times, alternating, and the median of the N fits' times is reported. The loss of both final models is
 the fastwals objective evaluated in float64 on their factors.
+
+--busy N starts N processes that spin (`while True: pass`) for the whole
+comparison, after the sgemm roof is measured: a host shared with other jobs.
 """
 
 import argparse
+import contextlib
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -81,6 +86,19 @@ def time_implicit(C, k, iterations, params, use_cg):
     return float(np.median(times)), model.user_factors, model.item_factors
 
 
+@contextlib.contextmanager
+def spinning(n):
+    """n busy processes (a host shared with other jobs) while the block runs."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5 if n else 0)  # let them start spinning
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def sgemm_roof(n=4096, threads=None):
     """Measured float32 GEMM rate (GFLOP/s) with BLAS at `threads` threads."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
@@ -130,6 +148,8 @@ def main(argv=None):
                     help="fit each side this many times, alternating fastwals and implicit, "
                          "and report the median of the per-fit times (this machine is shared "
                          "and noisy)")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="N processes spinning on the CPU during the comparison (default: 0)")
     args = ap.parse_args(argv)
     solvers = args.solvers.split(",")
 
@@ -139,10 +159,11 @@ def main(argv=None):
     roof1 = sgemm_roof(threads=1)
     libs = {(i["internal_api"], i.get("architecture")) for i in threadpool_info()}
     print(f"# sgemm roof: {roof2:.0f} GFLOP/s on 2 threads, {roof1:.0f} on 1; BLAS: {sorted(libs, key=str)}")
+    print(f"# busy: {args.busy} spinning processes during the fits")
     print("| dataset | users × items | nnz | k | solver | implicit s/iter | fastwals s/iter "
           "| fastwals / implicit | implicit loss | fastwals loss | GFLOP/s nominal / executed |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    with threadpool_limits(1, "blas"):
+    with threadpool_limits(1, "blas"), spinning(args.busy):
         for name, X, params in each_dataset(args.datasets, DATASETS):
             C = implicit_confidence(X, params)
             for k in map(int, args.factors.split(",")):

@@ -25,3 +25,27 @@ def test_fit_one_iteration(benchmark, synthetic_set, solver, factors):
     benchmark.extra_info.update(nnz=X.nnz, users=X.shape[0], items=X.shape[1])
     benchmark.pedantic(model.fit, args=(X,), rounds=3, iterations=1)
     assert model.n_iter_ == 1
+
+
+@pytest.fixture
+def one_spinning_process():
+    """A host shared with another job: one process spinning on a core."""
+    import subprocess
+    import sys
+    import time
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.5)
+    yield
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg"])
+def test_fit_one_iteration_busy_host(benchmark, synthetic_set, solver, one_spinning_process):
+    """As above at k = 64, with one process spinning (issue 16: a busy host)."""
+    X = synthetic_set
+    WALS(64, iterations=1, solver=solver).fit(X[:500])
+    model = WALS(64, iterations=1, solver=solver, regularization=0.1, random_state=0)
+    benchmark.extra_info.update(nnz=X.nnz, busy=1)
+    benchmark.pedantic(model.fit, args=(X,), rounds=3, iterations=1)
+    assert model.n_iter_ == 1
