@@ -207,7 +207,10 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
             params = {**best["params"], "factors": best["factors"] * 2}
             if not search.time_for(search.grown_estimate(best)):
                 break
-            trial = search.run(params, trial=None, study=None, phase="grow")
+            # scored only from a few iterations before the smaller k's best on:
+            # at large k one ranking of the validation users costs about an iteration
+            trial = search.run(params, trial=None, study=None, phase="grow",
+                               score_from=max(1, best["iterations"] - patience))
             if trial["score"] is None or trial["score"] <= best["score"] \
                     or trial["state"] != "complete":
                 break
@@ -238,7 +241,7 @@ class _Search:
         self.random_state, self.n_threads = random_state, n_threads
         self.start, self.budget, self.refit_scale = start, budget, refit_scale
         self.trials, self.best, self.bar = [], None, None
-        self.per_iteration = {}  # factors -> seconds per iteration measured
+        self.per_iteration = {}  # factors -> a trial's seconds per iteration, scoring included
 
     def elapsed(self):
         return time.perf_counter() - self.start
@@ -258,14 +261,15 @@ class _Search:
         return 0.0 if not known else max(known) * min(self.max_iterations, 2 * self.patience)
 
     def grown_estimate(self, best):
-        """Doubling k: about 4× per iteration (k² work dominates at large k)."""
-        return best["seconds_per_iteration"] * 4 * best["iterations"]
+        """A trial at twice the best's k: 2-4× its cost per iteration (nnz·k and
+        rows·k² terms), over its iterations and the patience after them."""
+        return best["trial_seconds_per_iteration"] * 3 * (best["iterations"] + self.patience)
 
     def phase1_over(self, timed):
         """With only a budget, phase 1 ends at half of it (phase 2 gets the rest)."""
         return timed and self.elapsed() >= 0.5 * self.budget
 
-    def run(self, params, trial, study, phase):
+    def run(self, params, trial, study, phase, score_from=1):
         import optuna
         scores, times = [], []
         state = "complete"
@@ -276,6 +280,12 @@ class _Search:
         def callback(iteration, seconds, loss):
             nonlocal state
             times.append(seconds)
+            if iteration + 1 < score_from:  # not scored yet
+                scores.append(-math.inf)
+                if self.elapsed() + self.refit_estimate() >= self.budget:
+                    state = "cut"
+                    return True
+                return False
             score = self.scorer(model.user_factors_, model.item_factors_)
             scores.append(score if math.isfinite(score) else -math.inf)
             if trial is not None:
@@ -299,8 +309,9 @@ class _Search:
                   "seconds": time.perf_counter() - t0, "elapsed": self.elapsed(),
                   **params}
         self.trials.append(record)
-        per_it = float(np.median(times))
-        self.per_iteration[params["factors"]] = per_it
+        per_it = float(np.median(times))  # a fit's iteration (the refit's pace)
+        trial_per_it = record["seconds"] / len(scores)  # with the scoring (a trial's)
+        self.per_iteration[params["factors"]] = trial_per_it
         if trial is not None:
             if state == "pruned":
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -309,7 +320,8 @@ class _Search:
         if state != "pruned" and (self.best is None or score > self.best["score"]):
             self.best = {"score": score, "iterations": best_at + 1,
                          "factors": params["factors"], "params": dict(params),
-                         "seconds_per_iteration": per_it}
+                         "seconds_per_iteration": per_it,
+                         "trial_seconds_per_iteration": trial_per_it}
         if self.bar is not None:
             self.bar.n = min(self.elapsed(), self.budget)
             self.bar.set_postfix_str(f"trial {record['number']} {state} "
