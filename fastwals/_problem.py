@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from . import _validation
 from ._kernels.cg import cg_sweep
 from ._kernels.dense import first_nonfinite_row, gramian64, gramian_blocks, \
     weighted_gramian_blocks
@@ -136,8 +137,9 @@ def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
     _validation.resolve_unobserved), None for all ones."""
     dtype = np.dtype(params["dtype"])
     n_users, n_items = csr.shape
-    csc = csr.T.tocsr()  # the item orientation, with the same index type as csr
-    index = csr.indices.dtype  # (scipy may pick a narrower one)
+    csc = csr.T.tocsr()  # the item orientation, in scipy's index type unless too narrow
+    index = np.result_type(csc.indices.dtype, csc.indptr.dtype,
+                           _validation.index_dtype(csc.nnz, csc.shape))
     if csc.indptr.dtype != index or csc.indices.dtype != index:
         csc.indices = csc.indices.astype(index)
         csc.indptr = csc.indptr.astype(index)

@@ -23,10 +23,13 @@ def plot_trials(result, path):
     for ax, (key, label, log) in zip(axes.flat, _PANELS):
         shown = [t for t in trials if t.get(key) is not None]
         for state, colour in _COLOURS.items():
-            pts = [t for t in shown if t["state"] == state]
-            ax.scatter([t[key] for t in pts], [t["score"] for t in pts], s=18, c=colour,
-                       label=state, alpha=0.8,
-                       marker="^" if any(t["phase"] == "grow" for t in pts) else "o")
+            for later, marker in ((False, "o"), (True, "^")):  # ^: grown or refined k
+                pts = [t for t in shown if t["state"] == state
+                       and (t["phase"] != "search") == later]
+                if pts:
+                    ax.scatter([t[key] for t in pts], [t["score"] for t in pts], s=18,
+                               c=colour, marker=marker, alpha=0.8,
+                               label=state + (" (phases 2-3)" if later else ""))
         if key == "elapsed" and shown:  # the best so far, as a step line
             xs, ys, best = [], [], -math.inf
             for t in sorted(shown, key=lambda t: t["elapsed"]):

@@ -1,7 +1,7 @@
 """Hyperparameter search for WALS, done for the user (``fastwals.tune``).
 
 The search is scored on a validation split carved from the training data (a
-random share of its entries; the test data is never seen). It runs in two
+random share of its entries; the test data is never seen). It runs in three
 phases within one wall-clock budget:
 
 1. Optuna's TPE sampler over regularization, reg_exponent, unobserved_weight,
@@ -10,12 +10,15 @@ phases within one wall-clock budget:
    early when its validation metric stops improving, and a pruner (median or
    successive halving) stops trials that trail the earlier ones at the same
    iteration.
-2. The best parameters at ever larger factor counts (doubling up to the
-   largest allowed) while the metric improves and the next fit fits in the
-   budget: large k is where the quality is, and where a trial costs most.
+2. Successive halving over k: the best settings of phase 1 again at twice
+   their k, the better half of them at twice that, ... up to the largest k
+   allowed (the settings that win at small k are not those that win at large
+   k, where the quality is and where a trial costs most).
+3. A greedy coordinate search around the best (each scale halved and doubled,
+   each exponent shifted) at its k, until the budget is spent.
 
 The best parameters (with the iteration count that scored best) are refitted
-on all of X, inside the budget: the search stops early enough for it.
+on all of X, inside the budget: no trial starts unless the refit still fits.
 
 alpha is not searched: scaling alpha, w0 and λ together leaves the minimiser
 unchanged, so with w0 and λ searched, alpha = 1 loses nothing.
@@ -41,6 +44,8 @@ SPACE = {
     "unobserved_exponent": (-1.0, 1.0, False),  # below 0: rare items weigh most
 }
 PRUNERS = ("median", "halving", "none")
+# the keys of a trial record that are not WALS parameters
+_RECORD_KEYS = ("number", "phase", "state", "score", "iterations", "ran", "seconds", "elapsed")
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -129,7 +134,7 @@ def _cell(v):
 
 
 def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024),
-         search_factors=128, max_iterations=20, patience=3, solver="cg",
+         search_factors=128, grow_candidates=8, max_iterations=20, patience=3, solver="cg",
          validation_fraction=0.2, max_eval_users=10000, pruner="median", fixed=None,
          random_state=0, n_threads=None, refit=True, show_progress=False):
     """Search WALS hyperparameters for the best validation ``metric`` on X.
@@ -142,7 +147,10 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
     (phase 1); with it the trials are the same at every run for the same
     ``random_state`` (the budget may only cut the list short).
     ``factors=(low, high)``: powers of two searched; phase 1 samples those up
-    to ``search_factors``, phase 2 doubles the best up to ``high``.
+    to ``search_factors``; phase 2 refits its ``grow_candidates`` best settings
+    at twice the k, the better half of them at twice again, ... up to
+    ``high``; phase 3 steps each parameter of the best up and down (a greedy
+    coordinate search) at its k until the budget is spent.
     ``max_iterations``: per trial, each stopped after ``patience`` iterations
     without improvement. ``solver``: the WALS solver of every trial.
     ``validation_fraction``: the share of X's entries held out for scoring;
@@ -161,6 +169,7 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
     patience = check_int("patience", patience, 1)
     n_trials = None if n_trials is None else check_int("n_trials", n_trials, 1)
     max_eval_users = check_int("max_eval_users", max_eval_users, 1)
+    grow_candidates = check_int("grow_candidates", grow_candidates, 1)
     if pruner not in PRUNERS:
         raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
     fixed = dict(fixed or {})
@@ -201,20 +210,30 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
             done += 1
             if search.phase1_over(n_trials is None):
                 break
-        # phase 2: grow the factors of the best while it pays
-        best = search.best
-        while best is not None and best["factors"] * 2 <= high:
-            params = {**best["params"], "factors": best["factors"] * 2}
-            if not search.time_for(search.grown_estimate(best)):
+        # phase 2: successive halving over k (the best settings at small k are
+        # not those at large k): the top configurations at 2k, the better half
+        # of them at 4k, ... up to the largest k
+        pool = _top_configs(search.trials, grow_candidates)
+        k = max((t["factors"] for t in pool), default=high) * 2
+        while pool and k <= high:
+            scored = []
+            for params in pool:
+                if not search.time_for(search.estimate_at(k, params)):
+                    break
+                trial = search.run({**params, "factors": k}, trial=None, study=None,
+                                   phase="grow", score_from=search.score_from(params))
+                scored.append(trial)
+            pool = [_params_of(t) for t in sorted(scored, key=lambda t: -t["score"])
+                    [:max(1, len(scored) // 2)] if t["state"] == "complete"]
+            if len(scored) < 1:
                 break
-            # scored only from a few iterations before the smaller k's best on:
-            # at large k one ranking of the validation users costs about an iteration
-            trial = search.run(params, trial=None, study=None, phase="grow",
-                               score_from=max(1, best["iterations"] - patience))
-            if trial["score"] is None or trial["score"] <= best["score"] \
-                    or trial["state"] != "complete":
+            k *= 2
+        # phase 3: coordinate steps around the best at its k while time is left
+        for params in _neighbours(search):
+            if not search.time_for(search.estimate_at(params["factors"], params)):
                 break
-            best = search.best
+            search.run(params, trial=None, study=None, phase="refine",
+                       score_from=search.score_from(params))
     finally:
         if bar is not None:
             bar.close()
@@ -260,10 +279,31 @@ class _Search:
         known = [self.per_iteration[f] for f in sizes if f in self.per_iteration]
         return 0.0 if not known else max(known) * min(self.max_iterations, 2 * self.patience)
 
-    def grown_estimate(self, best):
-        """A trial at twice the best's k: 2-4× its cost per iteration (nnz·k and
-        rows·k² terms), over its iterations and the patience after them."""
-        return best["trial_seconds_per_iteration"] * 3 * (best["iterations"] + self.patience)
+    def estimate_at(self, k, params):
+        """A trial at k: measured there, else from the largest smaller k measured
+        at 3× per doubling (nnz·k and rows·k² terms); over the iterations its
+        configuration took and the patience after them."""
+        iterations = self.iterations_of(params) + self.patience
+        if k in self.per_iteration:
+            return self.per_iteration[k] * iterations
+        below = [f for f in self.per_iteration if f < k]
+        if not below:
+            return 0.0
+        f = max(below)
+        return self.per_iteration[f] * 3 ** math.log2(k / f) * iterations
+
+    def iterations_of(self, params):
+        """The best iteration count seen for these settings (any k)."""
+        same = [t["iterations"] for t in self.trials if t["state"] == "complete"
+                and {k: v for k, v in _params_of(t).items() if k != "factors"}
+                == {k: v for k, v in params.items() if k != "factors"}]
+        return max(same) if same else self.max_iterations // 2
+
+    def score_from(self, params):
+        """Grown trials are ranked only from a few iterations before the best of
+        the same settings at a smaller k: at large k a ranking costs about an
+        iteration."""
+        return max(1, self.iterations_of(params) - self.patience)
 
     def phase1_over(self, timed):
         """With only a budget, phase 1 ends at half of it (phase 2 gets the rest)."""
@@ -354,6 +394,54 @@ def _sample(trial, sizes, fixed):
     if isinstance(p["unobserved_col_weights"], str):
         num("unobserved_exponent")
     return p
+
+
+def _params_of(trial):
+    """The WALS parameters of a trial record."""
+    return {k: v for k, v in trial.items() if k not in _RECORD_KEYS}
+
+
+def _top_configs(trials, n):
+    """The parameters of the n best complete phase-1 trials, best first."""
+    done = [t for t in trials if t["phase"] == "search" and t["state"] == "complete"
+            and math.isfinite(t["score"])]
+    return [_params_of(t) for t in sorted(done, key=lambda t: -t["score"])[:n]]
+
+
+# one coordinate step each way: a factor for scales, a shift for exponents
+_STEPS = [("regularization", 2.0, None), ("unobserved_weight", 2.0, None),
+          ("regularization", 0.5, None), ("unobserved_weight", 0.5, None),
+          ("reg_exponent", None, 0.15), ("reg_exponent", None, -0.15),
+          ("unobserved_exponent", None, 0.2), ("unobserved_exponent", None, -0.2)]
+
+
+def _neighbours(search):
+    """Parameters next to the current best (re-read after every trial), each
+    tried once: a greedy coordinate search."""
+    def key(p):
+        return tuple(sorted((k, repr(v)) for k, v in p.items()))
+
+    tried = {key(_params_of(t)) for t in search.trials}  # nothing run twice
+    while True:
+        best = search.best
+        if best is None:
+            return
+        fresh = None
+        for name, factor, shift in _STEPS:
+            p = dict(best["params"])
+            if name not in p or name in search.fixed:
+                continue
+            lo, hi, _ = SPACE[name]
+            p[name] = p[name] * factor if factor else min(hi, max(lo, p[name] + shift))
+            if not lo <= p[name] <= hi:
+                continue
+            if key(p) not in tried:
+                tried.add(key(p))
+                fresh = p
+                break
+        if fresh is None:
+            return
+        yield fresh
 
 
 def _subset_users(valid, n, seed):

@@ -35,9 +35,12 @@ def test_small_data_gets_int32_and_a_huge_count_int64():
     assert _validation.index_dtype(2**31, (3, 4)) == np.int64
     assert _validation.index_dtype(5, (2**31, 4)) == np.int64
     R = sp.csr_array(random_ratings(seed=1))
-    R64 = sp.csr_array((R.data, R.indices.astype(np.int64), R.indptr.astype(np.int64)),
-                       shape=R.shape)
-    assert _validation.as_csr(R64).indices.dtype == np.int32  # the caller's int64 narrowed
+    R64 = sp.csr_array((R.data.astype(np.float32), R.indices.astype(np.int64),
+                        R.indptr.astype(np.int64)), shape=R.shape)
+    kept = _validation.as_csr(R64)  # canonical: used as it is, no copy to narrow it
+    assert np.shares_memory(kept.indices, R64.indices) and kept.indptr.dtype == np.int64
+    R64.data[0] = 0.0  # a stored zero: a copy is made, and it is narrowed
+    assert _validation.as_csr(R64).indices.dtype == np.int32
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
