@@ -171,7 +171,7 @@ def fit(a, solver, k):
            "transpose_and_factors_bytes": floor,
            "both_orientations_and_factors_bytes": floor + matrix}
     if a.keep_model:
-        model.save(CACHE / f"scale-model-{solver}-{k}.npz")
+        model.save(CACHE / f"scale-model-{a.users}x{a.items}-{solver}-{k}.npz")
     return out
 
 
@@ -196,7 +196,7 @@ def implicit_fit(a, use_cg, k):
 
 def recommend(a, solver, k):
     from fastwals.cli import main
-    model = CACHE / f"scale-model-{solver}-{k}.npz"
+    model = CACHE / f"scale-model-{a.users}x{a.items}-{solver}-{k}.npz"
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         base = rss()
         t = time.perf_counter()
@@ -211,7 +211,7 @@ def recommend(a, solver, k):
 
 def save_load(a, solver, k):
     from fastwals import WALS
-    model = WALS.load(CACHE / f"scale-model-{solver}-{k}.npz")
+    model = WALS.load(CACHE / f"scale-model-{a.users}x{a.items}-{solver}-{k}.npz")
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         path = os.path.join(tmp, "m.npz")
         t = time.perf_counter()
