@@ -45,7 +45,7 @@ def main(argv=None):
     if args.plot:
         result.plot(args.plot)
     states = [t["state"] for t in result.trials]
-    p = {k: v for k, v in result.best_params.items() if k not in ("n_threads", "random_state")}
+    p = {k: v for k, v in result.best_settings.items() if k not in ("n_threads", "random_state")}
     line = (f"{args.dataset} tune budget={args.budget} metric={args.metric} seed={args.seed} "
             f"trials={len(states)} pruned={states.count('pruned')} best "
             + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

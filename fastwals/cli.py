@@ -728,7 +728,8 @@ def _tune(args):
     if args.plot:
         result.plot(args.plot)
     states = [t["state"] for t in result.trials]
-    params = {k: v for k, v in result.best_params.items() if k not in ("n_threads",)}
+    # as the search describes them: col_weights as their exponent, not an array
+    params = {k: v for k, v in result.best_settings.items() if k not in ("n_threads",)}
     summary = {"command": "tune", "input": args.input, "output": args.output,
                "metric": result.metric, "best_score": result.best_score,
                "best_params": {k: (np.dtype(v).name if k == "dtype" else v)

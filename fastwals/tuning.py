@@ -6,7 +6,8 @@ phases within one wall-clock budget:
 
 1. Optuna's TPE sampler over regularization, reg_exponent, unobserved_weight,
    the confidence transform (and epsilon), the popularity weights of unobserved
-   items (and their exponent) and the small factor counts; each trial stops
+   items (and their exponent), per-item confidence weights col_weights = n_i^G
+   (and G) and the small factor counts; each trial stops
    early when its validation metric stops improving, and a pruner (median or
    successive halving) stops trials that trail the earlier ones at the same
    iteration.
@@ -42,6 +43,8 @@ SPACE = {
     "unobserved_weight": (1e-3, 1.0, True),
     "epsilon": (0.1, 100.0, True),
     "unobserved_exponent": (-1.0, 1.0, False),  # below 0: rare items weigh most
+    # col_weights = n_i^G (mean 1): below 0 a popular item's observations weigh less
+    "col_weight_exponent": (-0.6, 0.3, False),
 }
 PRUNERS = ("median", "halving", "none")
 # the keys of a trial record that are not WALS parameters
@@ -82,7 +85,10 @@ class TuneResult:
     """What :func:`tune` found.
 
     ``best_params``: the WALS parameters of the best trial (with ``iterations``
-    the count that scored best); ``best_score``: its validation metric;
+    the count that scored best; ``col_weights`` an array over X's items when
+    the search chose them); ``best_settings``: the same as the search
+    describes them (``col_weight_exponent`` G for col_weights = n_i^G);
+    ``best_score``: its validation metric;
     ``model``: a WALS with best_params refitted on all of X (None with
     ``refit=False``); ``trials``: one dict per trial (number, phase, state,
     score, iterations, seconds, elapsed at its end, and its parameters);
@@ -90,6 +96,7 @@ class TuneResult:
     """
 
     best_params: dict
+    best_settings: dict
     best_score: float
     model: object
     trials: list
@@ -101,7 +108,8 @@ class TuneResult:
         """The trials as aligned text, one line per trial."""
         cols = ["number", "phase", "state", "score", "iterations", "seconds", "factors",
                 "regularization", "reg_exponent", "unobserved_weight", "confidence",
-                "epsilon", "unobserved_col_weights", "unobserved_exponent"]
+                "epsilon", "unobserved_col_weights", "unobserved_exponent",
+                "col_weight_exponent"]
         rows = [[_cell(t.get(c)) for c in cols] for t in self.trials]
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
                   for i, c in enumerate(cols)]
@@ -174,10 +182,10 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
         raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
     fixed = dict(fixed or {})
     bad = set(fixed) & {"callback", "iterations", "random_state", "n_threads"}
-    if bad or not set(fixed) <= set(WALS().get_params()):
+    if bad or not set(fixed) <= set(WALS().get_params()) | {"col_weight_exponent"}:
         raise ValueError(f"fixed must map WALS parameters other than iterations, "
-                         f"random_state, n_threads and callback to values; got "
-                         f"{sorted(fixed)}")
+                         f"random_state, n_threads and callback (or col_weight_exponent) "
+                         f"to values; got {sorted(fixed)}")
     if not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool):
         raise TypeError(f"random_state must be an int (the search is seeded), "
                         f"got {random_state!r}")
@@ -241,10 +249,12 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
     if best is None:
         raise RuntimeError(f"no trial finished within the budget of {seconds:g} s; give a "
                            f"larger budget or fewer factors")
-    best_params = {**best["params"], "iterations": best["iterations"],
-                   "random_state": random_state, "solver": solver, "n_threads": n_threads}
+    settings = {**best["params"], "iterations": best["iterations"],
+                "random_state": random_state, "solver": solver, "n_threads": n_threads}
+    best_params = _wals_params(settings, X)
     model = WALS(**best_params).fit(X) if refit else None
-    return TuneResult(best_params=best_params, best_score=best["score"], model=model,
+    return TuneResult(best_params=best_params, best_settings=settings,
+                      best_score=best["score"], model=model,
                       trials=search.trials, metric=f"{name}@{K}",
                       seconds=time.perf_counter() - start, study=study)
 
@@ -313,8 +323,9 @@ class _Search:
         import optuna
         scores, times = [], []
         state = "complete"
-        model = WALS(**{**params, "iterations": self.max_iterations, "solver": self.solver,
-                        "random_state": self.random_state, "n_threads": self.n_threads})
+        model = WALS(**{**_wals_params(params, self.train), "iterations": self.max_iterations,
+                        "solver": self.solver, "random_state": self.random_state,
+                        "n_threads": self.n_threads})
         t0 = time.perf_counter()
 
         def callback(iteration, seconds, loss):
@@ -393,6 +404,20 @@ def _sample(trial, sizes, fixed):
         p["unobserved_col_weights"] = None if popular == "none" else popular
     if isinstance(p["unobserved_col_weights"], str):
         num("unobserved_exponent")
+    if "col_weights" not in p:
+        if trial.suggest_categorical("col_weights", ["none", "popularity"]) == "popularity":
+            num("col_weight_exponent")
+    return p
+
+
+def _wals_params(params, X):
+    """The search's settings as WALS parameters for a fit of X: a
+    col_weight_exponent G becomes col_weights = n_i^G over X's items."""
+    p = dict(params)
+    if "col_weight_exponent" in p:
+        from .weights import popularity_weights
+        counts = np.bincount(X.indices, minlength=X.shape[1])
+        p["col_weights"] = popularity_weights(counts, p.pop("col_weight_exponent"))
     return p
 
 
@@ -412,7 +437,8 @@ def _top_configs(trials, n):
 _STEPS = [("regularization", 2.0, None), ("unobserved_weight", 2.0, None),
           ("regularization", 0.5, None), ("unobserved_weight", 0.5, None),
           ("reg_exponent", None, 0.15), ("reg_exponent", None, -0.15),
-          ("unobserved_exponent", None, 0.2), ("unobserved_exponent", None, -0.2)]
+          ("unobserved_exponent", None, 0.2), ("unobserved_exponent", None, -0.2),
+          ("col_weight_exponent", None, 0.1), ("col_weight_exponent", None, -0.1)]
 
 
 def _neighbours(search):

@@ -50,9 +50,10 @@ def test_bad_metrics_say_the_form(bad):
 def test_the_best_trial_is_what_a_plain_fit_scores_on_the_same_split(X, result):
     # the search scores a WALS fit of the training part on the held-out part:
     # redoing that by hand with the best parameters gives the same number
+    from fastwals.tuning import _wals_params
     train, valid = split_random(X, 0.2, random_state=3)
-    p = {k: v for k, v in result.best_params.items() if k != "n_threads"}
-    model = WALS(**p).fit(train)
+    p = {k: v for k, v in result.best_settings.items() if k != "n_threads"}
+    model = WALS(**_wals_params(p, train)).fit(train)  # col_weights from train's counts
     name, K = parse_metric(result.metric)
     found = ranking_metrics(model, train, valid, K=K, metrics=(name,))[name]
     assert found == pytest.approx(result.best_score, abs=1e-6)
@@ -87,6 +88,25 @@ def test_fixed_parameters_are_not_searched(X):
     assert res.model is None
     assert all(t["confidence"] == "log" and t["factors"] == 8 and "epsilon" in t
                and t["unobserved_col_weights"] is None for t in res.trials)
+
+
+def test_item_confidence_weights_are_counts_to_the_exponent(X):
+    from fastwals.tuning import _wals_params
+    from fastwals.weights import popularity_weights
+    res = fastwals.tune(X, n_trials=3, **{**SMALL, "factors": (8, 8)},
+                        fixed={"col_weight_exponent": -0.25})
+    assert all(t["col_weight_exponent"] == -0.25 for t in res.trials)
+    counts = np.diff(X.tocsc().indptr)
+    np.testing.assert_allclose(res.best_params["col_weights"], popularity_weights(counts, -0.25))
+    assert res.best_settings["col_weight_exponent"] == -0.25
+    assert "col_weights" not in res.best_settings
+    # the score is that of a plain fit of the split's training part with those weights
+    train, valid = split_random(X, 0.2, random_state=3)
+    p = {k: v for k, v in res.best_settings.items() if k != "n_threads"}
+    model = WALS(**_wals_params(p, train)).fit(train)
+    name, K = parse_metric(res.metric)
+    found = ranking_metrics(model, train, valid, K=K, metrics=(name,))[name]
+    assert found == pytest.approx(res.best_score, abs=1e-6)
 
 
 def test_a_tiny_budget_cuts_the_first_trial_and_still_returns_a_model(X):
