@@ -32,11 +32,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trials-csv", default=None)
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--item-confidence", action="store_true")
     args = ap.parse_args(argv)
     train, test = load(args.dataset)
     start = time.perf_counter()
     result = fastwals.tune(train, metric=args.metric, budget=args.budget,
                            factors=(32, args.max_factors), random_state=args.seed,
+                           item_confidence=args.item_confidence,
                            show_progress=sys.stderr.isatty())
     seconds = time.perf_counter() - start
     m = ranking_metrics(result.model, train, test, K=K, metrics=("recall", "ndcg", "recall_all"))
@@ -47,6 +49,7 @@ def main(argv=None):
     states = [t["state"] for t in result.trials]
     p = {k: v for k, v in result.best_settings.items() if k not in ("n_threads", "random_state")}
     line = (f"{args.dataset} tune budget={args.budget} metric={args.metric} seed={args.seed} "
+            f"item_confidence={int(args.item_confidence)} "
             f"trials={len(states)} pruned={states.count('pruned')} best "
             + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in p.items())

@@ -718,6 +718,7 @@ def _tune(args):
                   max_iterations=args.max_iterations, solver=args.solver,
                   validation_fraction=args.validation_fraction, pruner=args.pruner,
                   random_state=args.seed, n_threads=args.threads, refit=False,
+                  item_confidence=args.item_confidence,
                   show_progress=_progress(args))
     from .model import WALS
     model = WALS(**result.best_params)
@@ -1051,6 +1052,9 @@ def build_parser():
     g.add_argument("--pruner", choices=("median", "halving", "none"), default="median",
                    help="stop trials trailing the others: median, successive halving, or "
                         "none (default: median)")
+    g.add_argument("--item-confidence", action="store_true",
+                   help="also search per-item confidence weights n_i^G (they won on "
+                        "Last.fm's play counts; off by default)")
     g.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the split, the sampler and every fit (default: 0)")
     _add_output(tn, "the best model (.npz), refitted on all of INPUT, with the raw ids")

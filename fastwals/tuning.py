@@ -6,8 +6,8 @@ phases within one wall-clock budget:
 
 1. Optuna's TPE sampler over regularization, reg_exponent, unobserved_weight,
    the confidence transform (and epsilon), the popularity weights of unobserved
-   items (and their exponent), per-item confidence weights col_weights = n_i^G
-   (and G) and the small factor counts; each trial stops
+   items (and their exponent), with item_confidence per-item confidence weights
+   col_weights = n_i^G (and G), and the small factor counts; each trial stops
    early when its validation metric stops improving, and a pruner (median or
    successive halving) stops trials that trail the earlier ones at the same
    iteration.
@@ -144,6 +144,7 @@ def _cell(v):
 def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024),
          search_factors=128, grow_candidates=8, max_iterations=20, patience=3, solver="cg",
          validation_fraction=0.2, max_eval_users=10000, pruner="median", fixed=None,
+         item_confidence=False,
          random_state=0, n_threads=None, refit=True, show_progress=False):
     """Search WALS hyperparameters for the best validation ``metric`` on X.
 
@@ -165,7 +166,11 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
     ``max_eval_users``: the validation users scored (a fixed random subset, the
     same for every trial). ``pruner``: "median", "halving" (successive halving)
     or "none". ``fixed``: WALS parameters held fixed (not searched), e.g.
-    ``{"confidence": "log"}``. Needs Optuna (pip install 'fastwals[tune]').
+    ``{"confidence": "log"}``. ``item_confidence=True`` also searches per-item
+    confidence weights col_weights = n_i^G (G in [-0.6, 0.3]): they won on
+    Last.fm, and lost Gowalla's 15-minute search its best (fewer trials where
+    they do not pay), so they are off by default.
+    Needs Optuna (pip install 'fastwals[tune]').
     """
     optuna = _optuna()
     start = time.perf_counter()
@@ -213,7 +218,7 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
             if search.trials and not search.time_for(search.trial_estimate(sizes)):
                 break  # the first trial always runs (the budget cuts it short)
             trial = study.ask()
-            params = _sample(trial, sizes, fixed)
+            params = _sample(trial, sizes, fixed, item_confidence)
             search.run(params, trial=trial, study=study, phase="search")
             done += 1
             if search.phase1_over(n_trials is None):
@@ -382,7 +387,7 @@ class _Search:
         return record
 
 
-def _sample(trial, sizes, fixed):
+def _sample(trial, sizes, fixed, item_confidence):
     """One phase-1 point: the space minus what is fixed."""
     p = dict(fixed)
 
@@ -404,7 +409,7 @@ def _sample(trial, sizes, fixed):
         p["unobserved_col_weights"] = None if popular == "none" else popular
     if isinstance(p["unobserved_col_weights"], str):
         num("unobserved_exponent")
-    if "col_weights" not in p:
+    if item_confidence and "col_weights" not in p and "col_weight_exponent" not in p:
         if trial.suggest_categorical("col_weights", ["none", "popularity"]) == "popularity":
             num("col_weight_exponent")
     return p

@@ -93,7 +93,9 @@ def test_fixed_parameters_are_not_searched(X):
 def test_item_confidence_weights_are_counts_to_the_exponent(X):
     from fastwals.tuning import _wals_params
     from fastwals.weights import popularity_weights
-    res = fastwals.tune(X, n_trials=3, **{**SMALL, "factors": (8, 8)},
+    plain = fastwals.tune(X, n_trials=4, **{**SMALL, "factors": (8, 8)}, refit=False)
+    assert all("col_weight_exponent" not in t for t in plain.trials)  # off by default
+    res = fastwals.tune(X, n_trials=3, **{**SMALL, "factors": (8, 8)}, item_confidence=True,
                         fixed={"col_weight_exponent": -0.25})
     assert all(t["col_weight_exponent"] == -0.25 for t in res.trials)
     counts = np.diff(X.tocsc().indptr)
