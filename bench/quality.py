@@ -43,6 +43,7 @@ from data import real, shared_data_dir  # noqa: E402
 
 from fastwals import WALS  # noqa: E402
 from fastwals.metrics import ranking_metrics, split_random  # noqa: E402
+from fastwals.weights import popularity_weights  # noqa: E402
 
 K = 20
 
@@ -62,18 +63,11 @@ def load(name):
     return sp.csr_matrix(train, dtype=np.float32), sp.csr_matrix(test, dtype=np.float32)
 
 
-def popularity_power(counts, exponent):
-    """n^exponent normalised to mean 1 (rows without entries 0): the
-    per-item confidence weights of --col-weight-exponent."""
-    raw = np.zeros(counts.size)
-    np.power(counts.astype(np.float64), exponent, out=raw, where=counts > 0)
-    return raw / raw.mean()
-
-
 def fit_fastwals(train, p):
     col_weights = None
     if p["col_weight_exponent"] != 0:
-        col_weights = popularity_power(np.diff(train.tocsc().indptr), p["col_weight_exponent"])
+        # n_i^G normalised to mean 1, as the "popularity" rule computes it
+        col_weights = popularity_weights(np.diff(train.tocsc().indptr), p["col_weight_exponent"])
     kw = dict(factors=p["factors"], iterations=p["iterations"],
               regularization=p["regularization"], alpha=p["alpha"],
               unobserved_weight=p["unobserved_weight"], confidence=p["confidence"],

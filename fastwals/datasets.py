@@ -7,7 +7,7 @@ the embedded default for the demo and the benchmarks.
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import check_int, check_random_state, check_real
+from ._validation import check_int, check_random_state, check_real, index_dtype
 
 
 def synthetic_implicit(n_users=3000, n_items=1500, n_draws=60000, *, rank=8, signal=3.0,
@@ -57,7 +57,7 @@ def synthetic_implicit(n_users=3000, n_items=1500, n_draws=60000, *, rank=8, sig
     X = sp.coo_array((weight, (rows, cols)), shape=(n_users, n_items)).tocsr()
     X.sum_duplicates()
     np.minimum(X.data, max_value, out=X.data)
-    if max(X.nnz, n_users, n_items) < 2**31:  # the index type a fit would choose
-        X = sp.csr_array((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
-                         shape=X.shape)
+    index = index_dtype(X.nnz, X.shape)  # the index type a fit would choose
+    X = sp.csr_array((X.data, X.indices.astype(index, copy=False),
+                      X.indptr.astype(index, copy=False)), shape=X.shape)
     return X, (U, V)

@@ -35,6 +35,7 @@ import numpy as np
 from . import metrics
 from ._validation import as_csr, check_int, check_random_state
 from .model import WALS
+from .weights import popularity_weights
 
 # the searched hyperparameters: name -> (low, high, log scale); factors apart
 SPACE = {
@@ -238,8 +239,6 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
                 scored.append(trial)
             pool = [_params_of(t) for t in sorted(scored, key=lambda t: -t["score"])
                     [:max(1, len(scored) // 2)] if t["state"] == "complete"]
-            if len(scored) < 1:
-                break
             k *= 2
         # phase 3: coordinate steps around the best at its k while time is left
         for params in _neighbours(search):
@@ -256,7 +255,7 @@ def tune(X, *, metric="ndcg@20", budget="15m", n_trials=None, factors=(32, 1024)
                            f"larger budget or fewer factors")
     settings = {**best["params"], "iterations": best["iterations"],
                 "random_state": random_state, "solver": solver, "n_threads": n_threads}
-    best_params = _wals_params(settings, X)
+    best_params = _wals_params(settings, _item_counts(X))
     model = WALS(**best_params).fit(X) if refit else None
     return TuneResult(best_params=best_params, best_settings=settings,
                       best_score=best["score"], model=model,
@@ -270,6 +269,7 @@ class _Search:
     def __init__(self, train, scorer, name, K, solver, fixed, max_iterations, patience,
                  random_state, n_threads, start, budget, refit_scale):
         self.train, self.scorer, self.name, self.K = train, scorer, name, K
+        self.item_counts = _item_counts(train)  # for col_weight_exponent, once
         self.solver, self.fixed = solver, fixed
         self.max_iterations, self.patience = max_iterations, patience
         self.random_state, self.n_threads = random_state, n_threads
@@ -328,7 +328,8 @@ class _Search:
         import optuna
         scores, times = [], []
         state = "complete"
-        model = WALS(**{**_wals_params(params, self.train), "iterations": self.max_iterations,
+        model = WALS(**{**_wals_params(params, self.item_counts),
+                        "iterations": self.max_iterations,
                         "solver": self.solver, "random_state": self.random_state,
                         "n_threads": self.n_threads})
         t0 = time.perf_counter()
@@ -374,10 +375,8 @@ class _Search:
             else:
                 study.tell(trial, score)
         if state != "pruned" and (self.best is None or score > self.best["score"]):
-            self.best = {"score": score, "iterations": best_at + 1,
-                         "factors": params["factors"], "params": dict(params),
-                         "seconds_per_iteration": per_it,
-                         "trial_seconds_per_iteration": trial_per_it}
+            self.best = {"score": score, "iterations": best_at + 1, "params": dict(params),
+                         "seconds_per_iteration": per_it}
         if self.bar is not None:
             self.bar.n = min(self.elapsed(), self.budget)
             self.bar.set_postfix_str(f"trial {record['number']} {state} "
@@ -415,14 +414,17 @@ def _sample(trial, sizes, fixed, item_confidence):
     return p
 
 
-def _wals_params(params, X):
-    """The search's settings as WALS parameters for a fit of X: a
-    col_weight_exponent G becomes col_weights = n_i^G over X's items."""
+def _item_counts(X):
+    """Each item's stored entries in CSR X."""
+    return np.bincount(X.indices, minlength=X.shape[1])
+
+
+def _wals_params(params, item_counts):
+    """The search's settings as WALS parameters for a fit of the matrix whose
+    items have these counts: a col_weight_exponent G becomes col_weights = n_i^G."""
     p = dict(params)
     if "col_weight_exponent" in p:
-        from .weights import popularity_weights
-        counts = np.bincount(X.indices, minlength=X.shape[1])
-        p["col_weights"] = popularity_weights(counts, p.pop("col_weight_exponent"))
+        p["col_weights"] = popularity_weights(item_counts, p.pop("col_weight_exponent"))
     return p
 
 
@@ -477,12 +479,12 @@ def _neighbours(search):
 
 def _subset_users(valid, n, seed):
     """valid with only n of its users (those with entries) kept: a fixed random subset."""
-    users = np.flatnonzero(np.diff(valid.indptr))
+    counts = np.diff(valid.indptr)
+    users = np.flatnonzero(counts)
     if users.size <= n:
         return valid
     keep = np.zeros(valid.shape[0], bool)
     keep[np.random.default_rng(seed).choice(users, n, replace=False)] = True
-    counts = np.diff(valid.indptr)
     mask = np.repeat(keep, counts)
     out = valid.copy()
     out.data = np.where(mask, out.data, 0).astype(out.data.dtype)

@@ -50,10 +50,10 @@ def test_bad_metrics_say_the_form(bad):
 def test_the_best_trial_is_what_a_plain_fit_scores_on_the_same_split(X, result):
     # the search scores a WALS fit of the training part on the held-out part:
     # redoing that by hand with the best parameters gives the same number
-    from fastwals.tuning import _wals_params
+    from fastwals.tuning import _item_counts, _wals_params
     train, valid = split_random(X, 0.2, random_state=3)
     p = {k: v for k, v in result.best_settings.items() if k != "n_threads"}
-    model = WALS(**_wals_params(p, train)).fit(train)  # col_weights from train's counts
+    model = WALS(**_wals_params(p, _item_counts(train))).fit(train)  # col_weights from train's counts
     name, K = parse_metric(result.metric)
     found = ranking_metrics(model, train, valid, K=K, metrics=(name,))[name]
     assert found == pytest.approx(result.best_score, abs=1e-6)
@@ -91,7 +91,7 @@ def test_fixed_parameters_are_not_searched(X):
 
 
 def test_item_confidence_weights_are_counts_to_the_exponent(X):
-    from fastwals.tuning import _wals_params
+    from fastwals.tuning import _item_counts, _wals_params
     from fastwals.weights import popularity_weights
     plain = fastwals.tune(X, n_trials=4, **{**SMALL, "factors": (8, 8)}, refit=False)
     assert all("col_weight_exponent" not in t for t in plain.trials)  # off by default
@@ -105,7 +105,7 @@ def test_item_confidence_weights_are_counts_to_the_exponent(X):
     # the score is that of a plain fit of the split's training part with those weights
     train, valid = split_random(X, 0.2, random_state=3)
     p = {k: v for k, v in res.best_settings.items() if k != "n_threads"}
-    model = WALS(**_wals_params(p, train)).fit(train)
+    model = WALS(**_wals_params(p, _item_counts(train))).fit(train)
     name, K = parse_metric(res.metric)
     found = ranking_metrics(model, train, valid, K=K, metrics=(name,))[name]
     assert found == pytest.approx(res.best_score, abs=1e-6)
