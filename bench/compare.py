@@ -119,19 +119,26 @@ def cholesky_flops(X, k):
     return 2 * X.nnz * k * k + (X.shape[0] + X.shape[1]) * k**3 / 3
 
 
-def executed_flops(X, k):
+def executed_flops(X, k, direct=(None, None)):
     """What fastwals' exact solver performs: per row with m observations, the
     symmetric rank update m·k² + the factorisation k³/3, or m²k + m³/3 on the
     Woodbury path (m ≤ dual_rows_limit(k)); plus the per-half-sweep Gramian and
-    basis rotation, 3·n·k² for n rows of the other side."""
+    basis rotation, 3·n·k² for n rows of the other side. direct: for the user
+    and the item orientation, None or a boolean mask of the rows that took the
+    direct path although short enough for Woodbury (its norm bound exceeded;
+    see roofline.woodbury_fallbacks)."""
     limit = _problem.dual_rows_limit(k)
     total = 0.0
-    for M, n_other in ((X.tocsr(), X.shape[1]), (X.T.tocsr(), X.shape[0])):
+    for M, n_other, forced in ((X.tocsr(), X.shape[1], direct[0]),
+                               (X.T.tocsr(), X.shape[0], direct[1])):
         m = np.diff(M.indptr).astype(np.float64)
-        m = m[m > 0]
-        direct = m * k * k + k**3 / 3
+        dual_path = m <= limit
+        if forced is not None:
+            dual_path &= ~forced
+        dual_path, m = dual_path[m > 0], m[m > 0]
+        d = m * k * k + k**3 / 3
         dual = m * m * k + m**3 / 3
-        total += np.where(m <= limit, dual, direct).sum() + 3.0 * n_other * k * k
+        total += np.where(dual_path, dual, d).sum() + 3.0 * n_other * k * k
     return total
 
 

@@ -20,12 +20,13 @@ from ._kernels.loss import observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES
 from ._kernels.solve import SMALL_ORDER, cholesky_sweep
+from ._kernels.spd import leading_dimension, padded_order
 from ._kernels.subspace import subspace_sweep
 from ._partition import balanced_chunks
 from .weights import CONFIDENCE, regularization_per_row
 
-# observed rows gathered per BLAS syrk call: large enough to amortise the call,
-# small enough that the per-thread gather block stays in cache
+# observed rows gathered per Gram update (exact solver): large enough to amortise
+# the tiles' loads and stores of A, small enough that the gather block stays in cache
 GATHER_BATCH = 256
 # The Woodbury shortcut's rounding grows with ‖W‖²_F (see _kernels/solve.py);
 # beyond these bounds a row takes the direct Cholesky path.
@@ -271,12 +272,15 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                kernel_unobserved(side.row_unobserved, dtype),
                kernel_unobserved(side.col_unobserved, dtype), starts, X)
     if problem.solver == "cholesky":
-        cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, k, k), dtype),
-                       np.empty((n_threads, k), dtype),
-                       np.empty((n_threads, max(GATHER_BATCH, dual_max), k), dtype),
-                       np.empty((n_threads, 3, k), dtype), make_work(n_threads, k),
-                       np.ones(1, dtype), dual_max, dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                       failed, counter)
+        kp = padded_order(k)
+        ld = leading_dimension(kp)
+        cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, kp, ld), dtype),
+                       np.empty((n_threads, ld), dtype),
+                       np.zeros((n_threads, max(GATHER_BATCH, dual_max), ld), dtype),
+                       np.empty((n_threads, 3, ld), dtype),
+                       np.empty((n_threads, kp * leading_dimension(padded_order(dual_max))),
+                                dtype), dual_max,
+                       dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
     elif problem.solver == "subspace":
         b = problem.block_size
         bp = -(-b // LANES) * LANES
@@ -289,8 +293,7 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                        np.empty((n_threads, 2, longest), dtype),
                        np.empty((n_threads, -(-k // b) * bp * bp), dtype),
                        np.empty((n_threads, max(1, dual_max) ** 2), dtype),
-                       np.empty((n_threads, 7, k + bp), dtype), make_work(n_threads, k),
-                       np.ones(1, dtype), failed, counter)
+                       np.empty((n_threads, 7, k + bp), dtype), failed, counter)
     elif problem.solver == "cg":
         cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
         cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,

@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose
 
 from fastwals import _problem
+from fastwals._kernels.solve import SMALL_ORDER
 from conftest import prepare, random_ratings, solve_side
 from reference import Reference
 
@@ -72,19 +73,26 @@ def test_half_sweeps_match_reference(mode, dtype, k):
     _close(Y, Y_ref, dtype)
 
 
+@pytest.mark.parametrize("k, n_items, density", [(24, 30, 0.3), (48, 45, 0.85)],
+                         ids=["small-systems", "tiled-systems"])
 @pytest.mark.parametrize("mode", ["hkv-default", "ials-frequency-reg", "tf-wals-weights"])
-def test_woodbury_shortcut_equals_direct_path(mode, monkeypatch):
-    R = random_ratings(40, 30, density=0.3, seed=6, empty_rows=(), empty_cols=())
+def test_woodbury_shortcut_equals_direct_path(mode, k, n_items, density, monkeypatch):
+    # rows of more than solve.SMALL_ORDER (32) observations form and solve their
+    # Woodbury system with the tile kernels (spd.py), shorter ones with plain loops
+    R = random_ratings(40, n_items, density=density, seed=6, empty_rows=(), empty_cols=())
     params = _materialise(MODES[mode], R.shape)
-    k = 24
     Y = np.random.default_rng(1).standard_normal((R.shape[1], k))
     problem = prepare(R, np.float64, factors=k, **params)
-    assert np.diff(problem.users.indptr).max() <= _problem.dual_rows_limit(k)
+    counts = np.diff(problem.users.indptr)
+    assert counts.max() <= _problem.dual_rows_limit(k)
+    if k == 48:
+        assert counts.min() > SMALL_ORDER
     shortcut = solve_side(problem, problem.users, Y)
     monkeypatch.setattr(_problem, "dual_rows_limit", lambda k: 0)
     direct = solve_side(problem, problem.users, Y)
     assert not np.array_equal(shortcut, direct)  # different arithmetic ...
     assert_allclose(shortcut, direct, rtol=1e-9, atol=1e-12)  # ... same answer
+    _close(shortcut, Reference(R, **params).solve_users(Y), np.float64)
 
 
 def test_empty_rows_and_columns_get_zero_factors():

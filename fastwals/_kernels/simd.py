@@ -55,11 +55,11 @@ def _load(builder, ptr, align):
     return builder.load(ptr, align=align)
 
 
-def _make_tile_acc(rows, split):
+def _make_tile_acc(rows, split, subtract=False):
     """out[ooff + r·ldo + (0..LANES)] += Σ_{q<m} B[boff + q·ldb + r] · P[poff + q·ldp + (0..LANES)]
-    for r < rows: rows × split tile accumulators held in registers across the loop
-    over q (split > 1 gives a single row independent chains, observation q
-    going to chain q mod split, summed in a fixed order at the end)."""
+    for r < rows (−= with subtract): rows × split tile accumulators held in registers
+    across the loop over q (split > 1 gives a single row independent chains,
+    observation q going to chain q mod split, summed in a fixed order at the end)."""
 
     @intrinsic
     def tile_acc(typingctx, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m):
@@ -104,7 +104,8 @@ def _make_tile_acc(rows, split):
                 optr = _ptr(context, builder, at[0], out_,
                             builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)))
                 cur = _load(builder, optr, align)
-                builder.store(builder.fadd(cur, total), optr, align=align)
+                out = builder.fsub(cur, total) if subtract else builder.fadd(cur, total)
+                builder.store(out, optr, align=align)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -113,6 +114,7 @@ def _make_tile_acc(rows, split):
 
 
 tile_acc8 = _make_tile_acc(8, 1)
+tile_sub8 = _make_tile_acc(8, 1, subtract=True)
 tile_acc1 = _make_tile_acc(1, 4)
 
 

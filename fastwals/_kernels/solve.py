@@ -13,10 +13,11 @@ part of every A is the diagonal D_u = w0·a_u·Λ + λ_u I: one basis serves eve
 whatever its a_u.
 
 - Rows with many observations (m > dual_max): A = D_u + Ŷ_uᵀ C Ŷ_u is built by
-  one BLAS syrk per batch of gathered rows (scaled by √|w − w0|) and solved by
-  LAPACK posv. With confidence "total", whose weight alpha·|r|·ρκ may fall below
-  the unobserved one, the observations with w < w0·a_u·b_i are gathered at the back of the batch and
-  subtracted by a second syrk (alpha = beta = −1 on −A: A − Z_negᵀ Z_neg).
+  one Gram update per batch of gathered rows (scaled by √|w − w0|) and solved by
+  Cholesky, both our own tile kernels (spd.py: about twice BLAS syrk + LAPACK
+  posv at these orders). With confidence "total", whose weight alpha·|r|·ρκ may
+  fall below the unobserved one, the observations with w < w0·a_u·b_i are
+  gathered at the back of the batch and subtracted.
 - Rows with few (m ≤ dual_max, about 0.9·k): the Woodbury identity. With
   W = C^(1/2) Ŷ_u D^(-1/2) (m × k), D^(-1/2) A D^(-1/2) = I + WᵀW and
   (I + WᵀW)⁻¹ = I − Wᵀ S⁻¹ W, S = I + W Wᵀ only m × m (eigenvalues ≥ 1), so
@@ -34,7 +35,8 @@ from numba import njit, prange
 
 from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
                       unobserved_weight)
-from .lapack import posv, posv_lower, syrk, syrk_lower
+from .simd import LANES
+from .spd import cholesky_solve, cholesky_upper, gram_update, leading_dimension, set_diagonal
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
@@ -68,20 +70,17 @@ def _gather(lo, m, indices, values, Yh, w0u, alpha, conf_kind, epsilon, explicit
     return front
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _add_gathered(A, Z, n, m, work, ones, minus_ones):
-    """A's lower triangle += Z[:n]ᵀ Z[:n] − Z[n:m]ᵀ Z[n:m] (as _gather left them)."""
+@njit(cache=True, nogil=True, inline="always")
+def _add_gathered(A, Z, n, m):
+    """A's upper triangle += Z[:n]ᵀ Z[:n] − Z[n:m]ᵀ Z[n:m] (as _gather left them)."""
     if n > 0:
-        syrk_lower(A, Z, n, work, ones)
-    if n < m:  # BLAS gives C ← −ZᵀZ − C: on C = −A, that is A − ZᵀZ
-        for a in range(A.shape[0]):
-            for j in range(a + 1):
-                A[a, j] = -A[a, j]
-        syrk_lower(A, Z[n:], m - n, work, minus_ones)
+        gram_update(A, Z, 0, n, False)
+    if n < m:
+        gram_update(A, Z, n * Z.shape[1], m - n, True)
 
 
-# below this order the Woodbury system is formed and solved by our own loops:
-# BLAS/LAPACK call overhead (microseconds) exceeds their work on such sizes
+# up to this order the Woodbury system is formed and solved by plain loops: the
+# tile kernels' padding to whole tiles would cost more than it saves
 SMALL_ORDER = 32
 
 
@@ -116,13 +115,24 @@ def _small_spd_solve(S, b, n):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def dual_row(m, d, dinv, W, b, bound, A, v, work, ones):
+def _dot(w, b, k):
+    t = w.dtype.type(0)
+    for a in range(k):
+        t += w[a] * b[a]
+    return t
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def dual_row(m, k, d, dinv, W, b, bound, A, v, T):
     """Woodbury solve of one row (see the module docstring) given W = gathered
-    Z (m × k, not yet scaled by D^(-1/2)), b̂, and the diagonal d of D_u.
+    Z (m × k: the first k columns of W, not yet scaled by D^(-1/2)), b̂, and the
+    diagonal d of D_u.
     Leaves x̂ in b. Returns 1 when solved, 0 when ‖W‖² exceeds the bound (W
     and b are then restored for the direct path), -1 when S was not positive
-    definite (only possible with NaN/inf inputs)."""
-    k = W.shape[1]
+    definite (only possible with NaN/inf inputs). Beyond SMALL_ORDER, S is
+    formed and solved by spd.py's kernels in A (as mp × ld, mp = m padded,
+    ld = spd.leading_dimension(mp)), from Wᵀ copied into T (k·ld elements), and
+    v needs mp elements."""
     zero = W.dtype.type(0)  # a bare 0.0 would make float32 accumulators float64
     one = W.dtype.type(1)
     for a in range(k):
@@ -141,35 +151,39 @@ def dual_row(m, d, dinv, W, b, bound, A, v, work, ones):
         return 0
     for a in range(k):
         b[a] *= dinv[a]
-    S = A.ravel()[:m * m].reshape((m, m))
-    small = m <= SMALL_ORDER
-    for q in range(m):
-        wq = W[q]
-        for j in range(q):
-            t = zero
-            if small:
-                wj = W[j]
-                for a in range(k):
-                    t += wq[a] * wj[a]
-            S[q, j] = t
-        t = one
-        if small:
+    if m <= SMALL_ORDER:
+        S = A.ravel()[:m * m].reshape((m, m))
+        for q in range(m):
+            wq = W[q]
+            for j in range(q):
+                S[q, j] = _dot(wq, W[j], k)
+            t = one
             for a in range(k):
                 t += wq[a] * wq[a]
-        S[q, q] = t
-    if not small:
-        syrk(S, m, W, k, m, k, True, work, ones)  # S += W Wᵀ (W row-major m×k)
-    for q in range(m):
-        t = zero
-        w = W[q]
-        for a in range(k):
-            t += w[a] * b[a]
-        v[q] = t
-    if small:
+            S[q, q] = t
+            v[q] = _dot(wq, b, k)
         if not _small_spd_solve(S, v, m):
             return -1
-    elif posv(S, m, v, m, work) != 0:
-        return -1
+    else:
+        mp = -(-m // LANES) * LANES  # spd.padded_order
+        ld = leading_dimension(mp)
+        Wt = T[:k * ld].reshape((k, ld))
+        for q in range(m):
+            wq = W[q]
+            for a in range(k):
+                Wt[a, q] = wq[a]
+            v[q] = _dot(wq, b, k)
+        for a in range(k):
+            for q in range(m, mp):
+                Wt[a, q] = zero
+        for q in range(m, mp):
+            v[q] = zero
+        S = A.ravel()[:mp * ld].reshape((mp, ld))
+        set_diagonal(S, d, 0)  # the identity
+        gram_update(S, Wt, 0, k, False)  # S = I + W Wᵀ
+        if not cholesky_upper(S):
+            return -1
+        cholesky_solve(S, v, T)  # Wᵀ is no longer needed: T is the solve's scratch
     for q in range(m):  # b ← b − Wᵀ t
         t = v[q]
         w = W[q]
@@ -181,18 +195,18 @@ def dual_row(m, d, dinv, W, b, bound, A, v, work, ones):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _set_diagonal(A, d):
-    """A's lower triangle ← diag(d): the part of every row's system that is shared."""
-    for a in range(d.size):
-        for j in range(a):
-            A[a, j] = 0.0
-        A[a, a] = d[a]
+def _solve(A, b, v):
+    """b ← A⁻¹ b by our Cholesky (spd.py): 1, or -1 when A is not positive definite."""
+    if not cholesky_upper(A):
+        return -1
+    cholesky_solve(A, b, v)
+    return 1
 
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts,
-                   X, A_scratch, b_scratch, Z_scratch, vec_scratch, work, ones, dual_max,
+                   X, A_scratch, b_scratch, Z_scratch, vec_scratch, T_scratch, dual_max,
                    dual_norm_bound, failed, counter):
     """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ
     (G = Yᵀ diag(b) Y, b = col_unobserved; a = row_unobserved; either empty for
@@ -200,11 +214,14 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
     x̂ = Qᵀ x. Thread th takes chunks c (rows starts[c]:starts[c+1])
     from `counter` (zero on entry) until none is left, working in A_scratch[th]
     (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
-    vec_scratch[th] (3 × k) and work[th]; failed[c] receives the first row of chunk
+    vec_scratch[th] (3 × k) and T_scratch[th] (see dual_row), where k is padded:
+    A_scratch is kp × ld (spd.padded_order, spd.leading_dimension), the others
+    have rows of ld, Z_scratch's padding zero;
+    failed[c] receives the first row of chunk
     c whose system was not positive definite, or -1."""
     k = Yh.shape[1]
+    kp = A_scratch.shape[1]  # k padded to whole tiles (spd.py)
     batch = Z_scratch.shape[1]
-    minus_ones = -ones
     for th in prange(A_scratch.shape[0]):
         A = A_scratch[th]
         b = b_scratch[th]
@@ -212,7 +229,10 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
         d = vec_scratch[th, 0]
         dinv = vec_scratch[th, 1]
         v = vec_scratch[th, 2]
-        wk = work[th]
+        T = T_scratch[th]
+        for a in range(k, d.size):  # the padding (see spd.py): an identity block
+            d[a] = 1.0
+            b[a] = 0.0
         while True:
             c = next_chunk(counter)
             if c >= starts.size - 1:
@@ -240,19 +260,19 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                                 explicit, rw, col_weights, col_unobserved, Z, b)
                     status = 0  # Woodbury only when no weight is below the unobserved one
                     if n == m:
-                        status = dual_row(m, d, dinv, Z, b, dual_norm_bound, A, v, wk, ones)
+                        status = dual_row(m, kp, d, dinv, Z, b, dual_norm_bound, A, v, T)
                     if status == 0:  # direct path, reusing the gathered block
-                        _set_diagonal(A, d)
-                        _add_gathered(A, Z, n, m, wk, ones, minus_ones)
-                        status = 1 if posv_lower(A, b, wk) == 0 else -1
+                        set_diagonal(A, d, k)
+                        _add_gathered(A, Z, n, m)
+                        status = _solve(A, b, v)
                 else:
-                    _set_diagonal(A, d)
+                    set_diagonal(A, d, k)
                     for start in range(lo, hi, batch):
                         mb = min(batch, hi - start)
                         n = _gather(start, mb, indices, values, Yh, w0u, alpha, conf_kind,
                                     epsilon, explicit, rw, col_weights, col_unobserved, Z, b)
-                        _add_gathered(A, Z, n, mb, wk, ones, minus_ones)
-                    status = 1 if posv_lower(A, b, wk) == 0 else -1
+                        _add_gathered(A, Z, n, mb)
+                    status = _solve(A, b, v)
                 if status == 1:
                     for a in range(k):
                         X[u, a] = b[a]

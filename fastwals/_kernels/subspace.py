@@ -196,7 +196,7 @@ def _step(P, poff, ld, m, bb, bp, d, xB, bB, r, H, hoff, g, delta, zero):
 def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts, X,
                    block_size, exact_max, dual_norm_bound, W_scratch, Z_scratch, obs_scratch,
-                   H_scratch, S_scratch, vec_scratch, work, ones, failed, counter):
+                   H_scratch, S_scratch, vec_scratch, failed, counter):
     """One pass over every block of every row of X, in place, in the eigenbasis
     (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
     b = col_unobserved as in solve.cholesky_sweep, empty for all ones). Thread th takes chunks ch
@@ -205,7 +205,7 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
     plus padding), Z_scratch[th] (one block's columns of the longest row that
     does not fit W, flat), obs_scratch[th] (2 × longest row), H_scratch[th] (a
     bp×bp block per block of k), S_scratch[th] (exact_max²), vec_scratch[th]
-    (7 × (k + padding)) and work[th]; failed[ch] receives the first row of chunk
+    (7 × (k + padding)); failed[ch] receives the first row of chunk
     ch with a system that was not positive definite, or -1. Rows of at most
     exact_max observations are solved exactly."""
     k = Yh.shape[1]
@@ -227,7 +227,6 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
         g = vec_scratch[th, 4]
         delta = vec_scratch[th, 5]
         ok = vec_scratch[th, 6]  # per block: one when its inverse exists
-        wk = work[th]
         while True:
             ch = next_chunk(counter)
             if ch >= starts.size - 1:
@@ -255,7 +254,8 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
                             explicit, rw, col_weights, col_unobserved, gathered, W, s, r, b)
                 if gathered and m <= exact_max and positive and n == m:
                     W2 = W[:m * k].reshape((m, k))
-                    status = dual_row(m, d, dinv, W2, b, dual_norm_bound, S, v, wk, ones)
+                    # exact_max ≤ SMALL_ORDER: dual_row never needs its T
+                    status = dual_row(m, k, d, dinv, W2, b, dual_norm_bound, S, v, S[:0])
                     if status == 1:
                         for a in range(k):
                             x[a] = b[a]

@@ -1,0 +1,116 @@
+"""The exact solver's own Gram update and Cholesky (fastwals/_kernels/spd.py)
+against numpy, on padded orders, several panels and chunks of rows."""
+
+import numpy as np
+import pytest
+from numba import njit
+from numpy.testing import assert_allclose
+
+from fastwals._kernels.spd import (CHUNK_BYTES, cholesky_solve, cholesky_upper, gram_update,
+                                   leading_dimension, padded_order, set_diagonal)
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+@njit(cache=False)
+def _gram(A, d, k, Z, zoff, n_add, n_sub):
+    set_diagonal(A, d, k)
+    gram_update(A, Z, zoff, n_add, False)
+    gram_update(A, Z, zoff + n_add * Z.shape[1], n_sub, True)
+
+
+@njit(cache=False)
+def _solve(A, b, w):
+    if not cholesky_upper(A):
+        return False
+    cholesky_solve(A, b, w)
+    return True
+
+
+def _layout(k, dtype):
+    kp = padded_order(k)
+    return kp, leading_dimension(kp), np.zeros(16, dtype)
+
+
+def _rows(rng, m, k, ld, dtype):
+    """m rows of k random values, zero-padded to ld (as the gather leaves them)."""
+    Z = np.zeros((m, ld), dtype)
+    Z[:, :k] = rng.standard_normal((m, k))
+    return Z
+
+
+def _chunk(ld, dtype):
+    return max(16, CHUNK_BYTES // (ld * np.dtype(dtype).itemsize))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 15, 16, 17, 40, 130])
+def test_gram_update_adds_and_subtracts_rows(k, dtype):
+    rng = np.random.default_rng(k)
+    kp, ld, _ = _layout(k, dtype)
+    n_add, n_sub = 3 * k + 5, k // 2
+    Z = _rows(rng, 1 + n_add + n_sub, k, ld, dtype)  # row 0 is skipped through zoff
+    d = rng.uniform(1, 2, ld).astype(dtype)
+    A = np.full((kp, ld), np.nan, dtype)  # set_diagonal must reset all that is read
+    _gram(A, d, k, Z, ld, n_add, n_sub)
+    Zd = Z[1:, :k].astype(np.float64)
+    expected = np.diag(d[:k].astype(np.float64)) + Zd[:n_add].T @ Zd[:n_add] \
+        - Zd[n_add:].T @ Zd[n_add:]
+    upper = np.triu_indices(k)
+    assert_allclose(A[:k, :k][upper], expected[upper], rtol=TOL[dtype],
+                    atol=TOL[dtype] * np.abs(expected).max())
+    # the padding: an identity block, nothing coupling it to the row's k
+    assert np.array_equal(A[:k, k:kp], np.zeros((k, kp - k), dtype))
+    assert np.array_equal(np.triu(A[k:kp, k:kp]), np.eye(kp - k, dtype=dtype))
+
+
+def test_gram_update_spans_several_chunks_of_rows():
+    k, dtype = 300, np.float64
+    kp, ld, _ = _layout(k, dtype)
+    m = 2 * _chunk(ld, dtype) + 7  # two full chunks and a partial one
+    rng = np.random.default_rng(1)
+    Z = _rows(rng, m, k, ld, dtype)
+    A = np.empty((kp, ld), dtype)
+    _gram(A, np.zeros(ld, dtype), k, Z, 0, m, 0)
+    expected = Z[:, :k].T @ Z[:, :k]
+    assert_allclose(np.triu(A[:k, :k]), np.triu(expected), rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 5, 16, 33, 100, 300])
+def test_cholesky_solves_padded_systems(k, dtype):
+    rng = np.random.default_rng(k)
+    kp, ld, w = _layout(k, dtype)
+    Z = _rows(rng, 2 * k + 3, k, ld, dtype)
+    d = np.full(ld, 0.5, dtype)
+    A = np.empty((kp, ld), dtype)
+    _gram(A, d, k, Z, 0, Z.shape[0], 0)  # k = 300 in float64: more rows than one chunk
+    M = Z[:, :k].astype(np.float64).T @ Z[:, :k] + 0.5 * np.eye(k)
+    b = np.zeros(ld, dtype)
+    b[:k] = rng.standard_normal(k)
+    expected = np.linalg.solve(M, b[:k].astype(np.float64))
+    assert _solve(A, b, w)
+    assert_allclose(b[:k], expected, rtol=0, atol=50 * TOL[dtype] * np.abs(expected).max())
+    assert np.array_equal(b[k:kp], np.zeros(kp - k, dtype))  # the padding's solution
+    # the factor itself: UᵀU = M
+    U = np.triu(A[:k, :k]).astype(np.float64)
+    assert_allclose(U.T @ U, M, rtol=0, atol=20 * TOL[dtype] * np.abs(M).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", ["negative", "nan", "in-panel", "across-panels"])
+def test_cholesky_reports_a_system_that_is_not_positive_definite(bad, dtype):
+    k = 40
+    kp, ld, w = _layout(k, dtype)
+    A = np.empty((kp, ld), dtype)
+    set_diagonal.py_func(A, np.ones(ld, dtype), k)
+    if bad == "negative":
+        A[3, 3] = -1.0
+    elif bad == "nan":
+        A[20, 30] = np.nan
+        A[30, 30] = np.nan
+    elif bad == "in-panel":  # a positive diagonal, but indefinite within the third panel
+        A[35, 36] = 2.0
+    else:  # ... and between the first and the third: found after the panel update
+        A[5, 36] = 2.0
+    assert not _solve(A, np.ones(ld, dtype), w)
