@@ -5,15 +5,18 @@
 
 Roofs measured in the same run: compute, float32 sgemm (n = 4096) on all
 threads; memory, a streaming copy of 1 GiB (read + write bytes per second).
-Each point is one iteration (the median of --iterations after a warm-up fit)
-of one solver at one k: its executed flops per second against its arithmetic
-intensity (executed flops / bytes the iteration must move at least). Counts,
+Each point is one solver at one k over --iterations (after a warm-up fit): its
+executed flops per second (flops per iteration / the median iteration; for the
+exact solver, whose iterations differ, all iterations' flops / their time)
+against its arithmetic intensity (executed flops / bytes the iteration must
+move at least). Counts,
 per half-sweep over n rows with m observations each, N rows on the other side:
 
 - cholesky: compare.executed_flops (m·k² + k³/3 per row, or m²k + m³/3 on the
   Woodbury path, plus 3·N·k² for the Gramian and the rotation), the rows whose
-  Woodbury norm bound was exceeded counted on the direct path
-  (woodbury_fallbacks: at k = 1024 about 30% of the short rows here);
+  Woodbury norm bound was exceeded counted on the direct path they took
+  (woodbury_fallbacks replays the kernel's test; the table gives the most rows
+  that fell back in one iteration, as a share of all rows);
 - cg: (cg_steps + 1)·4·m·k per row + 3·N·k² + 2·n·k² (the shared diagonal
   term is applied in the eigenbasis: k per row; the rotation of X: n·k²);
 - subspace: per pass over the k/b blocks of b dimensions, m·k·b + k·b² per row
@@ -31,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 HERE = Path(__file__).resolve().parent
@@ -57,21 +61,36 @@ def _timed(f):
     return time.perf_counter() - t
 
 
-def woodbury_fallbacks(model, X, k, regularization):
-    """For the user and the item orientation, the rows short enough for the
-    Woodbury path whose ‖W‖²_F (solve.py) exceeds the float32 bound, so that the
-    exact solver took the direct path: judged from the fitted model's factors
-    (the state of the last iteration), with this script's weights (w0 = alpha
-    = 1, linear confidence, one λ per row)."""
+def woodbury_fallbacks(X, k, iterations):
+    """For each iteration of the exact solver's fit (as per_iteration runs it:
+    same seed, so the same factors), the user and the item rows short enough
+    for the Woodbury path whose ‖W‖²_F exceeded the float32 bound, so that they
+    took the direct path: the kernel's test (solve.py) replayed in float64 on
+    the factors each half-sweep receives, by wrapping _problem.half_sweep in an
+    untimed second fit. With this script's weights: w0 = alpha = 1, linear
+    confidence, one λ per row."""
     bound = _problem.DUAL_NORM_BOUND[np.float32]
+    half_sweep = _problem.half_sweep
     masks = []
-    for M, Y in ((X.tocsr(), model.item_factors_), (X.T.tocsr(), model.user_factors_)):
-        Y = Y.astype(np.float64)
-        lam, Q = np.linalg.eigh(Y.T @ Y)
-        per_col = ((Y @ Q) ** 2 / (np.clip(lam, 0, None) + regularization)).sum(axis=1)
-        norms = M @ per_col  # Σ_i c_ui Σ_a ŷ_ia² / d_a, with c_ui = r_ui
+
+    def replay(problem, side, Y, X_side):
+        M = sp.csr_matrix((side.values, side.indices, side.indptr),
+                          shape=(side.n_rows, Y.shape[0]))
+        Y64 = Y.astype(np.float64)
+        lam, Q = np.linalg.eigh(Y64.T @ Y64)
+        Yh2 = (Y64 @ Q) ** 2
+        d = np.clip(lam, 0, None)[None, :] + side.reg.astype(np.float64)[:, None]
+        # ‖W‖² of row u = Σ_i r_ui Σ_a ŷ_ia² / d_ua; λ is one value here (REG)
+        norms = M @ (Yh2 / d[0]).sum(axis=1)
         masks.append(norms > bound)
-    return masks
+        return half_sweep(problem, side, Y, X_side)
+
+    _problem.half_sweep = replay
+    try:
+        WALS(k, iterations=iterations, regularization=REG, random_state=0).fit(X)
+    finally:
+        _problem.half_sweep = half_sweep
+    return list(zip(masks[0::2], masks[1::2]))
 
 
 def flops(X, k, solver, direct=(None, None), cg_steps=3, block=16):
@@ -95,12 +114,12 @@ def bytes_moved(X, k):
 
 
 def per_iteration(X, k, solver, iterations):
-    """(median seconds per iteration, the fitted model)."""
+    """Seconds of each iteration of a fit (after a warm-up fit)."""
     WALS(k, iterations=1, solver=solver).fit(X[:300])
     times = []
-    model = WALS(k, iterations=iterations, solver=solver, regularization=REG, random_state=0,
-                 callback=lambda it, s, loss: times.append(s)).fit(X)
-    return float(np.median(times)), model
+    WALS(k, iterations=iterations, solver=solver, regularization=REG, random_state=0,
+         callback=lambda it, s, loss: times.append(s)).fit(X)
+    return times
 
 
 def main():
@@ -126,16 +145,22 @@ def main():
     with threadpool_limits(1, "blas"):
         for solver in args.solvers.split(","):
             for k in map(int, args.factors.split(",")):
-                t, model = per_iteration(X, k, solver, args.iterations)
-                direct = (None, None)
-                if solver == "cholesky":
-                    direct = woodbury_fallbacks(model, X, k, REG)
-                fallbacks = sum(int(d.sum()) for d in direct if d is not None)
-                f = flops(X, k, solver, direct)
-                rate, intensity = f / t, f / bytes_moved(X, k)
+                times = per_iteration(X, k, solver, args.iterations)
+                t = float(np.median(times))
+                fallbacks = 0
+                if solver == "cholesky":  # flops of each iteration, by the path each row took
+                    directs = woodbury_fallbacks(X, k, args.iterations)
+                    each = [flops(X, k, solver, d) for d in directs]
+                    fallbacks = max(int(u.sum() + i.sum()) for u, i in directs)
+                    rate = sum(each) / sum(times)  # the iterations' flops differ
+                    f = float(np.mean(each))
+                else:
+                    f = flops(X, k, solver)
+                    rate = f / t
+                intensity = f / bytes_moved(X, k)
                 points.append({"solver": solver, "k": k, "seconds": t, "rate": rate,
                                "intensity": intensity, "woodbury_fallbacks": fallbacks})
-                share = f"{fallbacks / sum(X.shape):.0%}" if solver == "cholesky" else "–"
+                share = f"{fallbacks / sum(X.shape):.1%}" if solver == "cholesky" else "–"
                 print(f"| {solver} | {k} | {t:.3f} | {rate / 1e9:.1f} | "
                       f"{100 * rate / peak:.0f}% | {intensity:.1f} | {share} |", flush=True)
     print(json.dumps({"peak": peak, "bandwidth": bw, "points": points}))
