@@ -3,7 +3,7 @@
 Numba judges a cached kernel fresh by the file that defines it alone (its
 modification time and size; a hash of its contents in recent releases). The
 kernels inline helpers and constants from the other files of fastwals/_kernels/
-(_common.py, simd.py, lapack.py...), so an edit there alone (a checkout or pull
+(_common.py, simd.py, blas.py...), so an edit there alone (a checkout or pull
 in an editable install, a copy or an upgrade that keeps the other files and
 their mtimes) left the machine code of solve.py, cg.py... compiled from the
 old helpers, and Numba kept loading it.

@@ -15,7 +15,7 @@ from . import _validation
 from ._kernels.cg import cg_sweep
 from ._kernels.dense import first_nonfinite_row, gramian64, gramian_blocks, \
     weighted_gramian_blocks
-from ._kernels.lapack import make_work
+from ._kernels.blas import make_work
 from ._kernels.loss import observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES

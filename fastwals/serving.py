@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from . import _int8
 from ._kernels import vnni
-from ._kernels.lapack import make_work
+from ._kernels.blas import make_work
 from ._kernels.topk import gated_pass, sort_heaps, top_n_pass
 from ._validation import check_bool, check_ids, check_int, check_unique, rows_of
 

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import FASTMATH, unobserved_weight
-from .lapack import syrk_lower
+from .blas import syrk_lower
 
 
 @njit(cache=True, nogil=True, inline="always")

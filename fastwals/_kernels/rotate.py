@@ -7,7 +7,7 @@ with Numba's for the cores).
 
 from numba import njit, prange
 
-from .lapack import matmul_rows
+from .blas import matmul_rows
 
 
 @njit(parallel=True, cache=True, nogil=True)

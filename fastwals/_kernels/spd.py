@@ -7,6 +7,9 @@ alone at about 6 GFLOP/s, its call and blocking overheads larger than its
 work); these run the same arithmetic in register tiles (simd.py,
 simd_cholesky.py).
 
+These are called, not inlined: compiled once per dtype and shared by every
+sweep that uses them (inlined, they doubled the exact solver's compile time).
+
 Layout: the system is a row-major kp × ld array of which only the upper
 triangle of the leading kp × kp block (column ≥ row) is meaningful, kp = k
 rounded up to a whole number of tiles (LANES), ld = leading_dimension(kp).
@@ -46,7 +49,7 @@ def _chunk_rows(ld, itemsize):
     return max(LANES, CHUNK_BYTES // (ld * itemsize))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def set_diagonal(A, d, k):
     """A ← diag(d[:k]) with ones on the padding's diagonal: every entry a tile may
     touch (from each row's diagonal block on) is reset."""
@@ -57,7 +60,7 @@ def set_diagonal(A, d, k):
         A[a, a] = d[a] if a < k else 1.0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def gram_update(A, Z, zoff, m, subtract):
     """A's upper triangle += Zᵀ Z (−= with subtract) for the m rows of Z that
     start at flat offset zoff: Z is C-contiguous with rows of at least kp =
@@ -78,7 +81,7 @@ def gram_update(A, Z, zoff, m, subtract):
                     tile_acc8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def cholesky_upper(A):
     """A = UᵀU in place (U upper, row-major, in A's upper triangle), left-looking
     by panels of LANES rows: each panel takes the update from every row above it
@@ -103,7 +106,7 @@ def cholesky_upper(A):
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def cholesky_solve(A, b, w):
     """Solve UᵀU x = b in place for b[:kp], U from cholesky_upper, by panels:
     within a panel plain loops, across panels the vector tiles (w: scratch of

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from .lapack import scores_tile
+from .blas import scores_tile
 from .vnni import BLOCKS, LANES, ROWS, flag_tile
 
 # the gated pass checks whether a group of users is done every this many steps

@@ -1,13 +1,15 @@
-"""BLAS/LAPACK from @njit code: SciPy's bundled routines, bound by symbol name.
+"""BLAS from @njit code: SciPy's bundled routines, bound by symbol name.
 
-The addresses come from scipy.linalg.cython_blas / cython_lapack and are
+The addresses come from scipy.linalg.cython_blas and are
 registered with LLVM under our own names, so the kernels that call them stay
 cacheable (a ctypes function object in a kernel would not be). Every routine
 works on our row-major arrays through the column-major view: the lower triangle
 of a row-major symmetric matrix is the upper triangle ("U") of the column-major one.
 
-The callers run these inside prange, one call per row: BLAS must be limited to
-one thread meanwhile (see fastwals/_threads.py), or every call spawns its own.
+The callers run these inside prange, one call per block of rows: BLAS must be
+limited to one thread meanwhile (see fastwals/_threads.py), or every call spawns
+its own. (The exact solver's per-row syrk and LAPACK posv gave way to its own
+tiles, _kernels/spd.py; bench/spd_kernels.py measures the two.)
 """
 
 import llvmlite.binding as ll
@@ -19,8 +21,6 @@ _vp = types.voidptr
 _SIGNATURES = {
     # C += alpha·A·Aᵀ: uplo, trans, n, k, alpha, A, lda, beta, C, ldc
     "syrk": ("cython_blas", types.void(*[_vp] * 10)),
-    # solve A x = b for SPD A: uplo, n, nrhs, A, lda, b, ldb, info
-    "posv": ("cython_lapack", types.void(*[_vp] * 8)),
     # C = alpha·op(A)·op(B) + beta·C: transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc
     "gemm": ("cython_blas", types.void(*[_vp] * 13)),
 }
@@ -34,25 +34,23 @@ def _bind(prefix, name):
 
 
 _ssyrk, _dsyrk = _bind("s", "syrk"), _bind("d", "syrk")
-_sposv, _dposv = _bind("s", "posv"), _bind("d", "posv")
 _sgemm, _dgemm = _bind("s", "gemm"), _bind("d", "gemm")
 
 # layout of the small per-thread work array the callers pass as `work` (int32):
 # BLAS takes every scalar by pointer, so the scalars live here
-W_UPLO, W_TRANS, W_ORDER, W_M, W_ONE, W_INFO, W_TRANS_T, W_N, W_LD, W_RANK = range(10)
+W_UPLO, W_TRANS, W_ORDER, W_M, _, _, W_TRANS_T, W_N, W_LD, W_RANK = range(10)
 W_GM, W_GN, W_GK, W_LDC = range(10, 14)  # scores_tile's gemm dimensions
 WORK_SIZE = 14
 _U, _N, _T = ord("U"), ord("N"), ord("T")
 
 
 def make_work(n_chunks, k):
-    """Per-thread int32 work arrays; k is the order used by syrk_lower / posv_lower."""
+    """Per-thread int32 work arrays; k is the order used by syrk_lower."""
     work = np.zeros((n_chunks, WORK_SIZE), dtype=np.int32)
     work[:, W_UPLO] = _U
     work[:, W_TRANS] = _N
     work[:, W_TRANS_T] = _T
     work[:, W_ORDER] = k
-    work[:, W_ONE] = 1
     return work
 
 
@@ -71,23 +69,6 @@ def syrk(C, ldc, Z, ldz, n, rank, transpose, work, ones):
     else:
         _dsyrk(work.ctypes, trans, work[W_N:].ctypes, work[W_RANK:].ctypes, ones.ctypes,
                Z.ctypes, work[W_LD:].ctypes, ones.ctypes, C.ctypes, work[W_M:].ctypes)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def posv(A, lda, b, n, work):
-    """Solve the n×n SPD system in A (row-major lower triangle, leading dimension
-    lda) for b in place; A's triangle becomes its Cholesky factor. Returns
-    LAPACK's info: 0 on success, > 0 when A is not positive definite."""
-    work[W_N] = n
-    work[W_LD] = lda
-    work[W_M] = max(n, 1)
-    if A.itemsize == 4:
-        _sposv(work.ctypes, work[W_N:].ctypes, work[W_ONE:].ctypes, A.ctypes, work[W_LD:].ctypes,
-               b.ctypes, work[W_M:].ctypes, work[W_INFO:].ctypes)
-    else:
-        _dposv(work.ctypes, work[W_N:].ctypes, work[W_ONE:].ctypes, A.ctypes, work[W_LD:].ctypes,
-               b.ctypes, work[W_M:].ctypes, work[W_INFO:].ctypes)
-    return work[W_INFO]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -113,14 +94,6 @@ def syrk_lower(C, Z, m, work, ones):
     k = the order given to make_work. `ones` holds 1 in C's dtype."""
     k = work[W_ORDER]
     syrk(C, k, Z, k, k, m, False, work, ones)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def posv_lower(A, b, work):
-    """Solve A x = b in place for the k×k row-major lower-triangle A (k = the
-    order given to make_work); see posv."""
-    k = work[W_ORDER]
-    return posv(A, k, b, k, work)
 
 
 @njit(cache=True, nogil=True, inline="always")
