@@ -38,9 +38,9 @@ _sgemm, _dgemm = _bind("s", "gemm"), _bind("d", "gemm")
 
 # layout of the small per-thread work array the callers pass as `work` (int32):
 # BLAS takes every scalar by pointer, so the scalars live here
-W_UPLO, W_TRANS, W_ORDER, W_M, _, _, W_TRANS_T, W_N, W_LD, W_RANK = range(10)
-W_GM, W_GN, W_GK, W_LDC = range(10, 14)  # scores_tile's gemm dimensions
-WORK_SIZE = 14
+W_UPLO, W_TRANS, W_TRANS_T, W_ORDER, W_N, W_RANK = range(6)
+W_GM, W_GN, W_GK, W_LDC = range(6, 10)  # scores_tile's gemm dimensions
+WORK_SIZE = 10
 _U, _N, _T = ord("U"), ord("N"), ord("T")
 
 
@@ -52,23 +52,6 @@ def make_work(n_chunks, k):
     work[:, W_TRANS_T] = _T
     work[:, W_ORDER] = k
     return work
-
-
-@njit(cache=True, nogil=True, inline="always")
-def syrk(C, ldc, Z, ldz, n, rank, transpose, work, ones):
-    """Column-major BLAS syrk on C's upper triangle (= row-major lower), alpha = beta = 1:
-    C(n×n) += Z·Zᵀ with Z n×rank (transpose False) or Zᵀ·Z with Z rank×n (True)."""
-    work[W_N] = n
-    work[W_RANK] = rank
-    work[W_LD] = ldz
-    work[W_M] = ldc
-    trans = work[W_TRANS_T:].ctypes if transpose else work[W_TRANS:].ctypes
-    if C.itemsize == 4:
-        _ssyrk(work.ctypes, trans, work[W_N:].ctypes, work[W_RANK:].ctypes, ones.ctypes,
-               Z.ctypes, work[W_LD:].ctypes, ones.ctypes, C.ctypes, work[W_M:].ctypes)
-    else:
-        _dsyrk(work.ctypes, trans, work[W_N:].ctypes, work[W_RANK:].ctypes, ones.ctypes,
-               Z.ctypes, work[W_LD:].ctypes, ones.ctypes, C.ctypes, work[W_M:].ctypes)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -91,9 +74,16 @@ def matmul_rows(out, M, R, rows, work, zero_one):
 @njit(cache=True, nogil=True, inline="always")
 def syrk_lower(C, Z, m, work, ones):
     """C (k×k row-major, lower triangle) += Z[:m]ᵀ Z[:m], Z row-major (rows × k),
-    k = the order given to make_work. `ones` holds 1 in C's dtype."""
-    k = work[W_ORDER]
-    syrk(C, k, Z, k, k, m, False, work, ones)
+    k = the order given to make_work. `ones` holds 1 in C's dtype. Column-major
+    BLAS syrk on C's upper triangle with alpha = beta = 1: C += Zᵀ·Z, Z as k × m."""
+    work[W_RANK] = m
+    k = work[W_ORDER:].ctypes
+    if C.itemsize == 4:
+        _ssyrk(work.ctypes, work[W_TRANS:].ctypes, k, work[W_RANK:].ctypes, ones.ctypes,
+               Z.ctypes, k, ones.ctypes, C.ctypes, k)
+    else:
+        _dsyrk(work.ctypes, work[W_TRANS:].ctypes, k, work[W_RANK:].ctypes, ones.ctypes,
+               Z.ctypes, k, ones.ctypes, C.ctypes, k)
 
 
 @njit(cache=True, nogil=True, inline="always")
