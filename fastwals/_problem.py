@@ -72,7 +72,7 @@ def row_costs(solver, nnz, k, problem, dual_max):
         return (problem.cg_steps + 1) * 4 * nnz * k + k + 1.0
     if solver == "subspace":
         b = problem.block_size
-        bp = -(-b // LANES) * LANES
+        bp = padded_order(b)
         # the gather (random reads) weighs about 30 multiply-adds of the vector
         # tiles per element, the exact path's own-loop products about 2
         blocks = nnz * k * (bp + 30) + k * b * bp
@@ -283,7 +283,7 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                        dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
     elif problem.solver == "subspace":
         b = problem.block_size
-        bp = -(-b // LANES) * LANES
+        bp = padded_order(b)
         cap = min(longest, max(GATHER_BATCH, SUBSPACE_GATHER_BYTES // (k * dtype.itemsize)))
         long_rows = longest if longest > cap else 1
         subspace_sweep(*rows, Y, lam_eig, *weights, b, dual_max,

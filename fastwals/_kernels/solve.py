@@ -35,8 +35,8 @@ from numba import njit, prange
 
 from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
                       unobserved_weight)
-from .simd import LANES
-from .spd import cholesky_solve, cholesky_upper, gram_update, leading_dimension, set_diagonal
+from .spd import (cholesky_solve, cholesky_upper, gram_update, leading_dimension, padded_order,
+                  set_diagonal)
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
@@ -116,6 +116,7 @@ def _small_spd_solve(S, b, n):
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _dot(w, b, k):
+    """w[:k]·b[:k] in w's dtype."""
     t = w.dtype.type(0)
     for a in range(k):
         t += w[a] * b[a]
@@ -165,7 +166,7 @@ def dual_row(m, k, d, dinv, W, b, bound, A, v, T):
         if not _small_spd_solve(S, v, m):
             return -1
     else:
-        mp = -(-m // LANES) * LANES  # spd.padded_order
+        mp = padded_order(m)
         ld = leading_dimension(mp)
         Wt = T[:k * ld].reshape((k, ld))
         for q in range(m):

@@ -30,8 +30,10 @@ TILE_ROWS = 8  # rows of one tile_acc8 / tile_sub8 block
 CHUNK_BYTES = 256 << 10
 
 
+@njit(cache=True, nogil=True, inline="always")
 def padded_order(k):
-    """k rounded up to a whole number of LANES tiles."""
+    """k rounded up to a whole number of LANES tiles (also the subspace solver's
+    padded block size)."""
     return -(-k // LANES) * LANES
 
 

@@ -45,6 +45,7 @@ from ._common import (CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, next_chunk, observat
 from .simd import (LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_inverse,
                    tile_scale)
 from .solve import dual_row
+from .spd import padded_order
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
@@ -211,7 +212,7 @@ def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
     k = Yh.shape[1]
     zero = X.dtype.type(0)
     one = X.dtype.type(1)
-    bp = -(-block_size // LANES) * LANES
+    bp = padded_order(block_size)
     cap = (W_scratch.shape[1] - 2 * LANES) // k  # rows the gather block holds
     for th in prange(W_scratch.shape[0]):
         W = W_scratch[th]
