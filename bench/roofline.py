@@ -79,9 +79,9 @@ def woodbury_fallbacks(X, k, iterations):
         Y64 = Y.astype(np.float64)
         lam, Q = np.linalg.eigh(Y64.T @ Y64)
         Yh2 = (Y64 @ Q) ** 2
-        d = np.clip(lam, 0, None)[None, :] + side.reg.astype(np.float64)[:, None]
-        # ‖W‖² of row u = Σ_i r_ui Σ_a ŷ_ia² / d_ua; λ is one value here (REG)
-        norms = M @ (Yh2 / d[0]).sum(axis=1)
+        # ‖W‖² of row u = Σ_i r_ui Σ_a ŷ_ia² / d_a with d = Λ + λ, one λ here (REG)
+        d = np.clip(lam, 0, None) + float(side.reg[0])
+        norms = M @ (Yh2 / d).sum(axis=1)
         masks.append(norms > bound)
         return half_sweep(problem, side, Y, X_side)
 
