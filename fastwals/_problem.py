@@ -12,17 +12,18 @@ import numba
 import numpy as np
 
 from . import _validation
-from ._kernels.cg import cg_sweep
-from ._kernels.dense import first_nonfinite_row, gramian64, gramian_blocks, \
-    weighted_gramian_blocks
+from ._kernels.cg import cg_sweep_parallel
+from ._kernels.dense import (first_nonfinite_row, gramian64, gramian_blocks, symmetric_sum,
+                             weighted_gramian_blocks)
 from ._kernels.blas import make_work
 from ._kernels.loss import observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES
-from ._kernels.solve import SMALL_ORDER, cholesky_sweep
+from ._kernels.solve import SMALL_ORDER, cholesky_sweep_parallel
 from ._kernels.spd import leading_dimension, padded_order
-from ._kernels.subspace import subspace_sweep
+from ._kernels.subspace import subspace_sweep_parallel
 from ._partition import balanced_chunks
+from ._threads import run_kernel
 from .weights import CONFIDENCE, regularization_per_row
 
 # observed rows gathered per Gram update (exact solver): large enough to amortise
@@ -88,8 +89,8 @@ def rotate_rows(M, R):
     k = R.shape[0]
     n_chunks = max(1, min(numba.get_num_threads(), -(-M.shape[0] // ROTATE_BLOCK)))
     tmp = np.empty((n_chunks, min(ROTATE_BLOCK, M.shape[0]), k), dtype=M.dtype)
-    _rotate_kernel(M, np.ascontiguousarray(R, dtype=M.dtype), tmp, make_work(n_chunks, k),
-                   np.array([0, 1], dtype=M.dtype))
+    run_kernel(_rotate_kernel, n_chunks, M, np.ascontiguousarray(R, dtype=M.dtype), tmp,
+               make_work(n_chunks, k), np.array([0, 1], dtype=M.dtype))
 
 
 @dataclass
@@ -205,10 +206,14 @@ def gramian(Y, w0, weights=None):
     n_blocks = max(1, min(64, Y.shape[0] // GRAM_BLOCK))
     parts = np.zeros((n_blocks, k, k), dtype=Y.dtype)
     work, ones = make_work(n_blocks, k), np.ones(1, Y.dtype)
+    n_threads = min(numba.get_num_threads(), n_blocks)
     if weights is None:
-        return gramian_blocks(Y, parts, work, ones)
-    scratch = np.empty((n_blocks, min(GATHER_BATCH, max(1, Y.shape[0])), k), Y.dtype)
-    return weighted_gramian_blocks(Y, np.asarray(weights, Y.dtype), parts, scratch, work, ones)
+        run_kernel(gramian_blocks, n_threads, n_threads, Y, parts, work, ones)
+    else:
+        scratch = np.empty((n_blocks, min(GATHER_BATCH, max(1, Y.shape[0])), k), Y.dtype)
+        run_kernel(weighted_gramian_blocks, n_threads, n_threads, Y,
+                   np.asarray(weights, Y.dtype), parts, scratch, work, ones)
+    return symmetric_sum(parts)
 
 
 def eigenbasis(G, w0, dtype):
@@ -274,31 +279,31 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
     if problem.solver == "cholesky":
         kp = padded_order(k)
         ld = leading_dimension(kp)
-        cholesky_sweep(*rows, Y, lam_eig, *weights, np.empty((n_threads, kp, ld), dtype),
-                       np.empty((n_threads, ld), dtype),
-                       np.zeros((n_threads, max(GATHER_BATCH, dual_max), ld), dtype),
-                       np.empty((n_threads, 3, ld), dtype),
-                       np.empty((n_threads, kp * leading_dimension(padded_order(dual_max))),
-                                dtype), dual_max,
-                       dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
+        scratch = (np.empty((n_threads, kp, ld), dtype), np.empty((n_threads, ld), dtype),
+                   np.zeros((n_threads, max(GATHER_BATCH, dual_max), ld), dtype),
+                   np.empty((n_threads, 3, ld), dtype),
+                   np.empty((n_threads, kp * leading_dimension(padded_order(dual_max))), dtype))
+        cholesky_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, *scratch, dual_max,
+                   dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
     elif problem.solver == "subspace":
         b = problem.block_size
         bp = padded_order(b)
         cap = min(longest, max(GATHER_BATCH, SUBSPACE_GATHER_BYTES // (k * dtype.itemsize)))
         long_rows = longest if longest > cap else 1
-        subspace_sweep(*rows, Y, lam_eig, *weights, b, dual_max,
-                       dtype.type(DUAL_NORM_BOUND[dtype.type]),
-                       np.zeros((n_threads, cap * k + 2 * LANES), dtype),
-                       np.zeros((n_threads, long_rows * bp), dtype),
-                       np.empty((n_threads, 2, longest), dtype),
-                       np.empty((n_threads, -(-k // b) * bp * bp), dtype),
-                       np.empty((n_threads, max(1, dual_max) ** 2), dtype),
-                       np.empty((n_threads, 7, k + bp), dtype), failed, counter)
+        scratch = (np.zeros((n_threads, cap * k + 2 * LANES), dtype),
+                   np.zeros((n_threads, long_rows * bp), dtype),
+                   np.empty((n_threads, 2, longest), dtype),
+                   np.empty((n_threads, -(-k // b) * bp * bp), dtype),
+                   np.empty((n_threads, max(1, dual_max) ** 2), dtype),
+                   np.empty((n_threads, 7, k + bp), dtype))
+        subspace_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, b, dual_max,
+                   dtype.type(DUAL_NORM_BOUND[dtype.type]), *scratch, failed, counter)
     elif problem.solver == "cg":
         cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
-        cg_sweep(*rows, Y, lam_eig, *weights, problem.cg_steps,
-                 np.empty((n_threads, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
-                 np.empty((n_threads, longest), dtype), np.empty((n_threads, 4, k), dtype), counter)
+        cg_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, problem.cg_steps,
+                   np.empty((n_threads, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
+                   np.empty((n_threads, longest), dtype), np.empty((n_threads, 4, k), dtype),
+                   counter)
     else:
         raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():

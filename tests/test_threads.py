@@ -317,3 +317,27 @@ def test_fitted_factors_stay_readable_settable_and_picklable():
 
 if __name__ == "__main__":
     {"concurrent": concurrent_script, "fork": fork_script}[sys.argv[1]]()
+
+
+def test_run_kernel_runs_each_share_once_at_once_and_raises_their_errors():
+    from fastwals._threads import run_kernel
+
+    seen = []
+    barrier = threading.Barrier(3, timeout=30)  # passes only if all three run at once
+
+    def share(th, out):
+        barrier.wait()
+        seen.append((th, threading.get_ident()))
+        out[th] = th + 1
+
+    out = np.zeros(3)
+    run_kernel(share, 3, out)
+    assert sorted(th for th, _ in seen) == [0, 1, 2] and out.tolist() == [1, 2, 3]
+    assert dict(seen)[0] == threading.get_ident()  # share 0 in the calling thread
+
+    def fails(th):
+        if th == 1:
+            raise ValueError("share 1 failed")
+
+    with pytest.raises(ValueError, match="share 1 failed"):
+        run_kernel(fails, 2)

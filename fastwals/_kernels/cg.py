@@ -18,6 +18,7 @@ with it LLVM chose the order of the sums, and a process that JIT-compiled the
 kernel and one that loaded it from Numba's disk cache gave different bits.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
@@ -59,85 +60,91 @@ def _apply(d, Z, idx, c, m, p, out):
         q += 1
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath=_FASTMATH_ORDERED)
-def cg_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon, explicit,
-             row_weights, col_weights, row_unobserved, col_unobserved, starts, X, cg_steps,
-             Z_scratch, iota, c_scratch, vec_scratch, counter):
-    """Improve every row of X in place by cg_steps conjugate-gradient steps, in the
-    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
-    b = col_unobserved as in cholesky_sweep, empty for all ones). Thread th takes
-    chunks ch (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
-    cholesky_sweep. Rows that fit in Z_scratch[th] (rows × k, kept cache-sized)
-    are gathered there once; longer rows read Yh in place at every step. iota =
-    arange(rows), of the indices' dtype; c_scratch[th] holds the longest row;
-    vec_scratch[th] is 4 × k."""
+@njit(cache=True, nogil=True, fastmath=_FASTMATH_ORDERED)
+def cg_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
+             explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts, X,
+             cg_steps, Z_scratch, iota, c_scratch, vec_scratch, counter):
+    """Thread th's share of improving every row of X in place by cg_steps conjugate-gradient steps,
+    in the eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved, b
+    = col_unobserved as in cholesky_sweep, empty for all ones). Thread th takes chunks ch
+    (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as cholesky_sweep. Rows
+    that fit in Z_scratch[th] (rows × k, kept cache-sized) are gathered there once; longer
+    rows read Yh in place at every step. iota = arange(rows), of the indices' dtype;
+    c_scratch[th] holds the longest row; vec_scratch[th] is 4 × k."""
     k = Yh.shape[1]
     cap = Z_scratch.shape[1]
-    for th in prange(Z_scratch.shape[0]):
-        Z = Z_scratch[th]
-        c = c_scratch[th]
-        d = vec_scratch[th, 0]
-        r = vec_scratch[th, 1]
-        p = vec_scratch[th, 2]
-        Ap = vec_scratch[th, 3]
-        while True:
-            ch = next_chunk(counter)
-            if ch >= starts.size - 1:
-                break
-            for u in range(starts[ch], starts[ch + 1]):
-                lo = indptr[u]
-                hi = indptr[u + 1]
-                x = X[u]
-                if lo == hi:
-                    for a in range(k):
-                        x[a] = 0.0  # b = 0: the exact minimiser, as in the Cholesky solver
-                    continue
-                m = hi - lo
-                rw = row_weights[u]
-                au = unobserved_weight(row_unobserved, u)
-                w0u = w0 * au
+    Z = Z_scratch[th]
+    c = c_scratch[th]
+    d = vec_scratch[th, 0]
+    r = vec_scratch[th, 1]
+    p = vec_scratch[th, 2]
+    Ap = vec_scratch[th, 3]
+    while True:
+        ch = next_chunk(counter)
+        if ch >= starts.size - 1:
+            break
+        for u in range(starts[ch], starts[ch + 1]):
+            lo = indptr[u]
+            hi = indptr[u + 1]
+            x = X[u]
+            if lo == hi:
                 for a in range(k):
-                    d[a] = au * lam_eig[a] + reg[u]
-                    r[a] = -d[a] * x[a]
-                gathered = m <= cap
+                    x[a] = 0.0  # b = 0: the exact minimiser, as in the Cholesky solver
+                continue
+            m = hi - lo
+            rw = row_weights[u]
+            au = unobserved_weight(row_unobserved, u)
+            w0u = w0 * au
+            for a in range(k):
+                d[a] = au * lam_eig[a] + reg[u]
+                r[a] = -d[a] * x[a]
+            gathered = m <= cap
+            if gathered:
+                src = Z
+                idx = iota[:m]
+            else:
+                src = Yh
+                idx = indices[lo:hi]
+            # one pass: gather, and r = b − A x
+            for q in range(m):
+                if q + PREFETCH_AHEAD < m:
+                    prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
+                i, extra, wt = observation(lo + q, indices, values, w0u, alpha, conf_kind,
+                                           epsilon, explicit, rw, col_weights,
+                                           col_unobserved)
+                c[q] = extra
+                y = Yh[i]
                 if gathered:
-                    src = Z
-                    idx = iota[:m]
-                else:
-                    src = Yh
-                    idx = indices[lo:hi]
-                # one pass: gather, and r = b − A x
-                for q in range(m):
-                    if q + PREFETCH_AHEAD < m:
-                        prefetch_row(Yh, indices[lo + q + PREFETCH_AHEAD])
-                    i, extra, wt = observation(lo + q, indices, values, w0u, alpha, conf_kind,
-                                               epsilon, explicit, rw, col_weights,
-                                               col_unobserved)
-                    c[q] = extra
-                    y = Yh[i]
-                    if gathered:
-                        z = Z[q]
-                        for a in range(k):
-                            z[a] = y[a]
-                    t = wt - extra * row_dot(y, x)
+                    z = Z[q]
                     for a in range(k):
-                        r[a] += t * y[a]
+                        z[a] = y[a]
+                t = wt - extra * row_dot(y, x)
                 for a in range(k):
-                    p[a] = r[a]
-                rr = row_dot(r, r)
-                for _ in range(cg_steps):
-                    if rr == 0.0:
-                        break
-                    _apply(d, src, idx, c, m, p, Ap)
-                    pAp = row_dot(p, Ap)
-                    if not pAp > 0.0:
-                        break
-                    step = rr / pAp
-                    for a in range(k):
-                        x[a] += step * p[a]
-                        r[a] -= step * Ap[a]
-                    rr_new = row_dot(r, r)
-                    beta = rr_new / rr
-                    for a in range(k):
-                        p[a] = r[a] + beta * p[a]
-                    rr = rr_new
+                    r[a] += t * y[a]
+            for a in range(k):
+                p[a] = r[a]
+            rr = row_dot(r, r)
+            for _ in range(cg_steps):
+                if rr == 0.0:
+                    break
+                _apply(d, src, idx, c, m, p, Ap)
+                pAp = row_dot(p, Ap)
+                if not pAp > 0.0:
+                    break
+                step = rr / pAp
+                for a in range(k):
+                    x[a] += step * p[a]
+                    r[a] -= step * Ap[a]
+                rr_new = row_dot(r, r)
+                beta = rr_new / rr
+                for a in range(k):
+                    p[a] = r[a] + beta * p[a]
+                rr = rr_new
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def cg_sweep_parallel(n_threads, *args):
+    """cg_sweep(th, *args) for th in range(n_threads), in Numba's threads (why
+    not inlined here, nor on Python threads: fastwals/_threads.py)."""
+    for th in prange(n_threads):
+        cg_sweep(np.int64(th), *args)

@@ -5,26 +5,26 @@ thread during a fit: a multi-threaded BLAS's spinning threads would compete
 with Numba's for the cores).
 """
 
-from numba import njit, prange
+from numba import njit
 
 from .blas import matmul_rows
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def rotate_rows(M, R, tmp, work, zero_one):
-    """M ← M R in place. tmp[c] (block × k) and work[c] are thread c's scratch;
+@njit(cache=True, nogil=True)
+def rotate_rows(c, M, R, tmp, work, zero_one):
+    """Thread c's share (of tmp.shape[0], run at once by _threads.run_kernel) of
+    M ← M R in place. tmp[c] (block × k) and work[c] are thread c's scratch;
     blocks are dealt round-robin, so each row's result is the same whatever the
     thread count."""
     n, k = M.shape
     block = tmp.shape[1]
     n_blocks = (n + block - 1) // block
     n_chunks = tmp.shape[0]
-    for c in prange(n_chunks):
-        T = tmp[c]
-        for blk in range(c, n_blocks, n_chunks):
-            lo = blk * block
-            rows = min(block, n - lo)
-            matmul_rows(T, M[lo:lo + rows], R, rows, work[c], zero_one)
-            for r in range(rows):
-                for a in range(k):
-                    M[lo + r, a] = T[r, a]
+    T = tmp[c]
+    for blk in range(c, n_blocks, n_chunks):
+        lo = blk * block
+        rows = min(block, n - lo)
+        matmul_rows(T, M[lo:lo + rows], R, rows, work[c], zero_one)
+        for r in range(rows):
+            for a in range(k):
+                M[lo + r, a] = T[r, a]

@@ -123,7 +123,7 @@ def _dot(w, b, k):
     return t
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def dual_row(m, k, d, dinv, W, b, bound, A, v, T):
     """Woodbury solve of one row (see the module docstring) given W = gathered
     Z (m × k: the first k columns of W, not yet scaled by D^(-1/2)), b̂, and the
@@ -204,16 +204,17 @@ def _solve(A, b, v):
     return 1
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
-def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
-                   explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts,
-                   X, A_scratch, b_scratch, Z_scratch, vec_scratch, T_scratch, dual_max,
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def cholesky_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
+                   explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts, X,
+                   A_scratch, b_scratch, Z_scratch, vec_scratch, T_scratch, dual_max,
                    dual_norm_bound, failed, counter):
-    """Solve every row of X exactly, in the eigenbasis: Yh = Y Q, lam_eig = w0·Λ
-    (G = Yᵀ diag(b) Y, b = col_unobserved; a = row_unobserved; either empty for
-    all ones); X receives
-    x̂ = Qᵀ x. Thread th takes chunks c (rows starts[c]:starts[c+1])
-    from `counter` (zero on entry) until none is left, working in A_scratch[th]
+    """Thread th's share of solving every row of X exactly, in the eigenbasis:
+    Yh = Y Q, lam_eig = w0·Λ (G = Yᵀ diag(b) Y, b = col_unobserved;
+    a = row_unobserved; either empty for all ones); X receives x̂ = Qᵀ x. Every
+    thread th in range(A_scratch.shape[0]) runs this at once (_threads.run_kernel),
+    taking chunks c (rows starts[c]:starts[c+1]) from `counter` (zero on entry)
+    until none is left, working in A_scratch[th]
     (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
     vec_scratch[th] (3 × k) and T_scratch[th] (see dual_row), where k is padded:
     A_scratch is kp × ld (spd.padded_order, spd.leading_dimension), the others
@@ -223,59 +224,66 @@ def cholesky_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_ki
     k = Yh.shape[1]
     kp = A_scratch.shape[1]  # k padded to whole tiles (spd.py)
     batch = Z_scratch.shape[1]
-    for th in prange(A_scratch.shape[0]):
-        A = A_scratch[th]
-        b = b_scratch[th]
-        Z = Z_scratch[th]
-        d = vec_scratch[th, 0]
-        dinv = vec_scratch[th, 1]
-        v = vec_scratch[th, 2]
-        T = T_scratch[th]
-        for a in range(k, d.size):  # the padding (see spd.py): an identity block
-            d[a] = 1.0
-            b[a] = 0.0
-        while True:
-            c = next_chunk(counter)
-            if c >= starts.size - 1:
-                break
-            failed[c] = -1
-            for u in range(starts[c], starts[c + 1]):
-                lo = indptr[u]
-                hi = indptr[u + 1]
-                m = hi - lo
-                if m == 0:
-                    # b = 0, so the minimiser (minimum-norm if A is singular) is 0
-                    for a in range(k):
-                        X[u, a] = 0.0
-                    continue
-                rw = row_weights[u]
-                au = unobserved_weight(row_unobserved, u)
-                w0u = w0 * au
-                positive = True
+    A = A_scratch[th]
+    b = b_scratch[th]
+    Z = Z_scratch[th]
+    d = vec_scratch[th, 0]
+    dinv = vec_scratch[th, 1]
+    v = vec_scratch[th, 2]
+    T = T_scratch[th]
+    for a in range(k, d.size):  # the padding (see spd.py): an identity block
+        d[a] = 1.0
+        b[a] = 0.0
+    while True:
+        c = next_chunk(counter)
+        if c >= starts.size - 1:
+            break
+        failed[c] = -1
+        for u in range(starts[c], starts[c + 1]):
+            lo = indptr[u]
+            hi = indptr[u + 1]
+            m = hi - lo
+            if m == 0:
+                # b = 0, so the minimiser (minimum-norm if A is singular) is 0
                 for a in range(k):
-                    d[a] = au * lam_eig[a] + reg[u]
-                    positive &= d[a] > 0.0
-                    b[a] = 0.0
-                if m <= dual_max and positive:
-                    n = _gather(lo, m, indices, values, Yh, w0u, alpha, conf_kind, epsilon,
-                                explicit, rw, col_weights, col_unobserved, Z, b)
-                    status = 0  # Woodbury only when no weight is below the unobserved one
-                    if n == m:
-                        status = dual_row(m, kp, d, dinv, Z, b, dual_norm_bound, A, v, T)
-                    if status == 0:  # direct path, reusing the gathered block
-                        set_diagonal(A, d, k)
-                        _add_gathered(A, Z, n, m)
-                        status = _solve(A, b, v)
-                else:
+                    X[u, a] = 0.0
+                continue
+            rw = row_weights[u]
+            au = unobserved_weight(row_unobserved, u)
+            w0u = w0 * au
+            positive = True
+            for a in range(k):
+                d[a] = au * lam_eig[a] + reg[u]
+                positive &= d[a] > 0.0
+                b[a] = 0.0
+            if m <= dual_max and positive:
+                n = _gather(lo, m, indices, values, Yh, w0u, alpha, conf_kind, epsilon,
+                            explicit, rw, col_weights, col_unobserved, Z, b)
+                status = 0  # Woodbury only when no weight is below the unobserved one
+                if n == m:
+                    status = dual_row(m, kp, d, dinv, Z, b, dual_norm_bound, A, v, T)
+                if status == 0:  # direct path, reusing the gathered block
                     set_diagonal(A, d, k)
-                    for start in range(lo, hi, batch):
-                        mb = min(batch, hi - start)
-                        n = _gather(start, mb, indices, values, Yh, w0u, alpha, conf_kind,
-                                    epsilon, explicit, rw, col_weights, col_unobserved, Z, b)
-                        _add_gathered(A, Z, n, mb)
+                    _add_gathered(A, Z, n, m)
                     status = _solve(A, b, v)
-                if status == 1:
-                    for a in range(k):
-                        X[u, a] = b[a]
-                elif failed[c] < 0:
-                    failed[c] = u
+            else:
+                set_diagonal(A, d, k)
+                for start in range(lo, hi, batch):
+                    mb = min(batch, hi - start)
+                    n = _gather(start, mb, indices, values, Yh, w0u, alpha, conf_kind,
+                                epsilon, explicit, rw, col_weights, col_unobserved, Z, b)
+                    _add_gathered(A, Z, n, mb)
+                status = _solve(A, b, v)
+            if status == 1:
+                for a in range(k):
+                    X[u, a] = b[a]
+            elif failed[c] < 0:
+                failed[c] = u
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def cholesky_sweep_parallel(n_threads, *args):
+    """cholesky_sweep(th, *args) for th in range(n_threads), in Numba's threads (why
+    not inlined here, nor on Python threads: fastwals/_threads.py)."""
+    for th in prange(n_threads):
+        cholesky_sweep(np.int64(th), *args)

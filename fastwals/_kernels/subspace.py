@@ -193,130 +193,136 @@ def _step(P, poff, ld, m, bb, bp, d, xB, bB, r, H, hoff, g, delta, zero):
         delta[c] = zero
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
-def subspace_sweep(indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def subspace_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind, epsilon,
                    explicit, row_weights, col_weights, row_unobserved, col_unobserved, starts, X,
                    block_size, exact_max, dual_norm_bound, W_scratch, Z_scratch, obs_scratch,
                    H_scratch, S_scratch, vec_scratch, failed, counter):
-    """One pass over every block of every row of X, in place, in the eigenbasis
-    (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved,
-    b = col_unobserved as in solve.cholesky_sweep, empty for all ones). Thread th takes chunks ch
-    (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as
-    cholesky_sweep, working in W_scratch[th] (the gather block, flat, rows × k
-    plus padding), Z_scratch[th] (one block's columns of the longest row that
-    does not fit W, flat), obs_scratch[th] (2 × longest row), H_scratch[th] (a
-    bp×bp block per block of k), S_scratch[th] (exact_max²), vec_scratch[th]
-    (7 × (k + padding)); failed[ch] receives the first row of chunk
-    ch with a system that was not positive definite, or -1. Rows of at most
-    exact_max observations are solved exactly."""
+    """Thread th's share of one pass over every block of every row of X, in place, in the
+    eigenbasis (Yh = Y Q, lam_eig = w0·Λ, X holding x̂ = Qᵀ x; a = row_unobserved, b =
+    col_unobserved as in solve.cholesky_sweep, empty for all ones). Thread th takes chunks
+    ch (rows starts[ch]:starts[ch+1]) from `counter` (zero on entry), as cholesky_sweep,
+    working in W_scratch[th] (the gather block, flat, rows × k plus padding), Z_scratch[th]
+    (one block's columns of the longest row that does not fit W, flat), obs_scratch[th] (2 ×
+    longest row), H_scratch[th] (a bp×bp block per block of k), S_scratch[th] (exact_max²),
+    vec_scratch[th] (7 × (k + padding)); failed[ch] receives the first row of chunk ch with
+    a system that was not positive definite, or -1. Rows of at most exact_max observations
+    are solved exactly."""
     k = Yh.shape[1]
     zero = X.dtype.type(0)
     one = X.dtype.type(1)
     bp = padded_order(block_size)
     cap = (W_scratch.shape[1] - 2 * LANES) // k  # rows the gather block holds
-    for th in prange(W_scratch.shape[0]):
-        W = W_scratch[th]
-        Z = Z_scratch[th]
-        s = obs_scratch[th, 0]
-        r = obs_scratch[th, 1]
-        H = H_scratch[th]
-        S = S_scratch[th]
-        b = vec_scratch[th, 0]
-        d = vec_scratch[th, 1]
-        dinv = vec_scratch[th, 2]
-        v = vec_scratch[th, 3]
-        g = vec_scratch[th, 4]
-        delta = vec_scratch[th, 5]
-        ok = vec_scratch[th, 6]  # per block: one when its inverse exists
-        while True:
-            ch = next_chunk(counter)
-            if ch >= starts.size - 1:
-                break
-            failed[ch] = -1
-            for u in range(starts[ch], starts[ch + 1]):
-                lo = indptr[u]
-                hi = indptr[u + 1]
-                x = X[u]
-                if lo == hi:
-                    for a in range(k):
-                        x[a] = zero  # b = 0: the exact minimiser, as in the Cholesky solver
-                    continue
-                m = hi - lo
-                rw = row_weights[u]
-                au = unobserved_weight(row_unobserved, u)
-                w0u = w0 * au
-                positive = True
+    W = W_scratch[th]
+    Z = Z_scratch[th]
+    s = obs_scratch[th, 0]
+    r = obs_scratch[th, 1]
+    H = H_scratch[th]
+    S = S_scratch[th]
+    b = vec_scratch[th, 0]
+    d = vec_scratch[th, 1]
+    dinv = vec_scratch[th, 2]
+    v = vec_scratch[th, 3]
+    g = vec_scratch[th, 4]
+    delta = vec_scratch[th, 5]
+    ok = vec_scratch[th, 6]  # per block: one when its inverse exists
+    while True:
+        ch = next_chunk(counter)
+        if ch >= starts.size - 1:
+            break
+        failed[ch] = -1
+        for u in range(starts[ch], starts[ch + 1]):
+            lo = indptr[u]
+            hi = indptr[u + 1]
+            x = X[u]
+            if lo == hi:
                 for a in range(k):
-                    d[a] = au * lam_eig[a] + reg[u]
-                    positive &= d[a] > zero
-                    b[a] = zero
-                gathered = m <= cap
-                n = _gather(lo, m, indices, values, Yh, x, w0u, alpha, conf_kind, epsilon,
-                            explicit, rw, col_weights, col_unobserved, gathered, W, s, r, b)
-                if gathered and m <= exact_max and positive and n == m:
-                    W2 = W[:m * k].reshape((m, k))
-                    # exact_max ≤ SMALL_ORDER: dual_row never needs its T
-                    status = dual_row(m, k, d, dinv, W2, b, dual_norm_bound, S, v, S[:0])
-                    if status == 1:
-                        for a in range(k):
-                            x[a] = b[a]
-                        continue
-                    if status < 0:
-                        if failed[ch] < 0:
-                            failed[ch] = u
-                        continue
-                    # status 0: the Woodbury bound was exceeded; W is restored, b untouched
-                nb = -(-k // block_size)
-                full = k // block_size
-                hsz = bp * bp
-                if gathered:
-                    # every block's Hessian, then their inverses, pivot j of all the
-                    # full blocks at a time (independent chains, so they overlap)
-                    for B in range(nb):
-                        b0 = B * block_size
-                        bb = min(block_size, k - b0)
-                        _hessian(W, b0, k, m, n, bb, bp, d[b0:b0 + bb], H, B * hsz, zero)
-                        ok[B] = one
-                    if block_size == LANES:  # one tile each: _invert holds it in registers
-                        for B in range(full):
-                            if not _invert(H, B * hsz, LANES, bp, one, zero):
-                                ok[B] = zero
-                    else:  # pivot j of every full block at a time (the chains overlap)
-                        for j in range(block_size):
-                            for B in range(full):
-                                if ok[B] != zero and not _pivot(H, B * hsz, j, block_size, bp, one,
-                                                                zero):
-                                    ok[B] = zero
-                    rest = k - full * block_size
-                    if rest and not _invert(H, full * hsz, rest, bp, one, zero):
-                        ok[full] = zero
+                    x[a] = zero  # b = 0: the exact minimiser, as in the Cholesky solver
+                continue
+            m = hi - lo
+            rw = row_weights[u]
+            au = unobserved_weight(row_unobserved, u)
+            w0u = w0 * au
+            positive = True
+            for a in range(k):
+                d[a] = au * lam_eig[a] + reg[u]
+                positive &= d[a] > zero
+                b[a] = zero
+            gathered = m <= cap
+            n = _gather(lo, m, indices, values, Yh, x, w0u, alpha, conf_kind, epsilon,
+                        explicit, rw, col_weights, col_unobserved, gathered, W, s, r, b)
+            if gathered and m <= exact_max and positive and n == m:
+                W2 = W[:m * k].reshape((m, k))
+                # exact_max ≤ SMALL_ORDER: dual_row never needs its T
+                status = dual_row(m, k, d, dinv, W2, b, dual_norm_bound, S, v, S[:0])
+                if status == 1:
+                    for a in range(k):
+                        x[a] = b[a]
+                    continue
+                if status < 0:
+                    if failed[ch] < 0:
+                        failed[ch] = u
+                    continue
+                # status 0: the Woodbury bound was exceeded; W is restored, b untouched
+            nb = -(-k // block_size)
+            full = k // block_size
+            hsz = bp * bp
+            if gathered:
+                # every block's Hessian, then their inverses, pivot j of all the
+                # full blocks at a time (independent chains, so they overlap)
                 for B in range(nb):
                     b0 = B * block_size
                     bb = min(block_size, k - b0)
-                    if gathered:
-                        P = W
-                        poff = b0
-                        ld = k
-                        hoff = B * hsz
-                    else:
-                        _panel(lo, m, n, indices, Yh, s, b0, bb, bp, Z)
-                        P = Z
-                        poff = 0
-                        ld = bp
-                        hoff = 0
-                        _hessian(Z, 0, bp, m, n, bb, bp, d[b0:b0 + bb], H, 0, zero)
-                        ok[B] = one if _invert(H, 0, bb, bp, one, zero) else zero
-                    if ok[B] == zero:
-                        if failed[ch] < 0:
-                            failed[ch] = u
-                        continue  # this block unchanged; the caller raises
-                    _step(P, poff, ld, m, bb, bp, d[b0:b0 + bb], x[b0:b0 + bb], b[b0:b0 + bb], r,
-                          H, hoff, g, delta, zero)
-                    for a in range(bb):
-                        x[b0 + a] += delta[a]
-                    if b0 + bb < k:  # predictions for the next block
-                        rows_dot_add(r, P, poff, ld, n, delta, bp // LANES)
-                        if n < m:  # the back run's predictions move by −Δ
-                            for c in range(bp):
-                                g[c] = -delta[c]
-                            rows_dot_add(r[n:], P, poff + n * ld, ld, m - n, g, bp // LANES)
+                    _hessian(W, b0, k, m, n, bb, bp, d[b0:b0 + bb], H, B * hsz, zero)
+                    ok[B] = one
+                if block_size == LANES:  # one tile each: _invert holds it in registers
+                    for B in range(full):
+                        if not _invert(H, B * hsz, LANES, bp, one, zero):
+                            ok[B] = zero
+                else:  # pivot j of every full block at a time (the chains overlap)
+                    for j in range(block_size):
+                        for B in range(full):
+                            if ok[B] != zero and not _pivot(H, B * hsz, j, block_size, bp, one,
+                                                            zero):
+                                ok[B] = zero
+                rest = k - full * block_size
+                if rest and not _invert(H, full * hsz, rest, bp, one, zero):
+                    ok[full] = zero
+            for B in range(nb):
+                b0 = B * block_size
+                bb = min(block_size, k - b0)
+                if gathered:
+                    P = W
+                    poff = b0
+                    ld = k
+                    hoff = B * hsz
+                else:
+                    _panel(lo, m, n, indices, Yh, s, b0, bb, bp, Z)
+                    P = Z
+                    poff = 0
+                    ld = bp
+                    hoff = 0
+                    _hessian(Z, 0, bp, m, n, bb, bp, d[b0:b0 + bb], H, 0, zero)
+                    ok[B] = one if _invert(H, 0, bb, bp, one, zero) else zero
+                if ok[B] == zero:
+                    if failed[ch] < 0:
+                        failed[ch] = u
+                    continue  # this block unchanged; the caller raises
+                _step(P, poff, ld, m, bb, bp, d[b0:b0 + bb], x[b0:b0 + bb], b[b0:b0 + bb], r,
+                      H, hoff, g, delta, zero)
+                for a in range(bb):
+                    x[b0 + a] += delta[a]
+                if b0 + bb < k:  # predictions for the next block
+                    rows_dot_add(r, P, poff, ld, n, delta, bp // LANES)
+                    if n < m:  # the back run's predictions move by −Δ
+                        for c in range(bp):
+                            g[c] = -delta[c]
+                        rows_dot_add(r[n:], P, poff + n * ld, ld, m - n, g, bp // LANES)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def subspace_sweep_parallel(n_threads, *args):
+    """subspace_sweep(th, *args) for th in range(n_threads), in Numba's threads (why
+    not inlined here, nor on Python threads: fastwals/_threads.py)."""
+    for th in prange(n_threads):
+        subspace_sweep(np.int64(th), *args)
