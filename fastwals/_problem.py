@@ -284,7 +284,7 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                    np.empty((n_threads, 3, ld), dtype),
                    np.empty((n_threads, kp * leading_dimension(padded_order(dual_max))), dtype))
         cholesky_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, *scratch, dual_max,
-                   dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
+                                dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
     elif problem.solver == "subspace":
         b = problem.block_size
         bp = padded_order(b)
@@ -297,13 +297,14 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                    np.empty((n_threads, max(1, dual_max) ** 2), dtype),
                    np.empty((n_threads, 7, k + bp), dtype))
         subspace_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, b, dual_max,
-                   dtype.type(DUAL_NORM_BOUND[dtype.type]), *scratch, failed, counter)
+                                dtype.type(DUAL_NORM_BOUND[dtype.type]), *scratch, failed, counter)
     elif problem.solver == "cg":
         cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
         cg_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, problem.cg_steps,
-                   np.empty((n_threads, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
-                   np.empty((n_threads, longest), dtype), np.empty((n_threads, 4, k), dtype),
-                   counter)
+                          np.empty((n_threads, cap, k), dtype),
+                          np.arange(cap, dtype=side.indices.dtype),
+                          np.empty((n_threads, longest), dtype),
+                          np.empty((n_threads, 4, k), dtype), counter)
     else:
         raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():

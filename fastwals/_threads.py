@@ -1,7 +1,7 @@
 """Thread settings for a computation: the layer's guard, Numba's pool sized as
 asked, BLAS at one thread. Every computation enters through `compute_threads`.
 
-The kernels call BLAS from inside their parallel loops (per block of rows); a
+The kernels call BLAS from each of their threads (per block of rows); a
 multi-threaded BLAS would then start threads of its own in every call
 (oversubscription: measured 2.5x slower here), so it is capped at one thread
 while any computation runs. The cap is process-wide state shared by all threads:

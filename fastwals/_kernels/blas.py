@@ -6,8 +6,9 @@ cacheable (a ctypes function object in a kernel would not be). Every routine
 works on our row-major arrays through the column-major view: the lower triangle
 of a row-major symmetric matrix is the upper triangle ("U") of the column-major one.
 
-The callers run these inside prange, one call per block of rows: BLAS must be
-limited to one thread meanwhile (see fastwals/_threads.py), or every call spawns
+The callers run these from several threads at once (a parallel loop, or
+_threads.run_kernel), one call per block of rows: BLAS must be limited to one
+thread meanwhile (see fastwals/_threads.py), or every call spawns
 its own. (The exact solver's per-row syrk and LAPACK posv gave way to its own
 tiles, _kernels/spd.py; bench/spd_kernels.py measures the two.)
 """

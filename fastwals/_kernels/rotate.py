@@ -2,7 +2,7 @@
 
 One single-threaded BLAS gemm per block and thread (BLAS stays capped at one
 thread during a fit: a multi-threaded BLAS's spinning threads would compete
-with Numba's for the cores).
+with the kernel's own for the cores).
 """
 
 from numba import njit

@@ -212,15 +212,14 @@ def cholesky_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, con
     """Thread th's share of solving every row of X exactly, in the eigenbasis:
     Yh = Y Q, lam_eig = w0·Λ (G = Yᵀ diag(b) Y, b = col_unobserved;
     a = row_unobserved; either empty for all ones); X receives x̂ = Qᵀ x. Every
-    thread th in range(A_scratch.shape[0]) runs this at once (_threads.run_kernel),
-    taking chunks c (rows starts[c]:starts[c+1]) from `counter` (zero on entry)
-    until none is left, working in A_scratch[th]
+    thread th in range(A_scratch.shape[0]) runs this at once
+    (cholesky_sweep_parallel), taking chunks c (rows starts[c]:starts[c+1]) from
+    `counter` (zero on entry) until none is left, working in A_scratch[th]
     (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
     vec_scratch[th] (3 × k) and T_scratch[th] (see dual_row), where k is padded:
     A_scratch is kp × ld (spd.padded_order, spd.leading_dimension), the others
-    have rows of ld, Z_scratch's padding zero;
-    failed[c] receives the first row of chunk
-    c whose system was not positive definite, or -1."""
+    have rows of ld, Z_scratch's padding zero; failed[c] receives the first row
+    of chunk c whose system was not positive definite, or -1."""
     k = Yh.shape[1]
     kp = A_scratch.shape[1]  # k padded to whole tiles (spd.py)
     batch = Z_scratch.shape[1]
