@@ -111,6 +111,18 @@ def test_equals_the_single_machine_fit(client, R, solver, mode):
     assert_allclose(model.loss_history_, ref.loss_history_, rtol=1e-9)
 
 
+def test_the_workers_are_counted_while_the_client_refreshes_its_view(client, R):
+    # a client's periodic refresh of scheduler_info() fetches no per-worker entries
+    # and could land between the fit's fetch and its read: "no workers" with two;
+    # a refresh every millisecond made scheduler_info()["workers"] empty 1 time in 8
+    from fastwals.distributed import _cluster
+    with dask.config.set({"distributed.client.scheduler-info-interval": "1ms"}), \
+            distributed.Client(client.scheduler.address) as fast:
+        assert [_cluster.worker_count(fast) for _ in range(400)] == [2] * 400
+        model = DistributedWALS(fast, 4, iterations=2, random_state=0).fit(R)
+    assert model.n_iter_ == 2
+
+
 def test_a_failed_fit_leaves_the_previous_model_intact(client, R):
     kw = dict(dtype=np.float64, random_state=6, regularization=0.1)
     model = DistributedWALS(client, 4, iterations=2, **kw).fit(R)

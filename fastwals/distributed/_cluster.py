@@ -19,6 +19,16 @@ import time
 POLL_SECONDS = 0.5
 
 
+def worker_count(client):
+    """The number of workers the scheduler has now.
+
+    Asked of the scheduler directly: ``client.scheduler_info()["workers"]`` may
+    be empty with workers present, when the client's periodic refresh (which
+    fetches no per-worker entries) lands between its fetch and its return.
+    """
+    return len(client.nthreads())
+
+
 def wait(client, futures, timeout, doing="fitting"):
     """Wait for `futures` without fetching them; raise a task's error here, and
     TimeoutError once the cluster has had no worker for `timeout` seconds."""
@@ -31,7 +41,7 @@ def wait(client, futures, timeout, doing="fitting"):
             break
         except TimeoutError:
             pass
-        if client.nthreads():
+        if worker_count(client):
             alone_since = None
         elif alone_since is None:
             alone_since = time.monotonic()

@@ -51,11 +51,11 @@ def load(client, source, p, kp, *, shape=None, user_col=None, item_col=None, val
     """Data for `source` (validated), with `blocks` row blocks per side (None:
     one per worker). p: checked estimator parameters; kp: the kernels' scalars;
     timeout: the fit's worker_timeout (see _cluster)."""
-    workers = sorted(client.scheduler_info()["workers"])
-    if not workers:
+    n_workers = _cluster.worker_count(client)
+    if not n_workers:
         raise ValueError("the Dask client has no workers; start some (or wait for them: "
                          "client.wait_for_workers(n))")
-    n_blocks = len(workers) if blocks is None else blocks
+    n_blocks = n_workers if blocks is None else blocks
     table_args = {"user_col": user_col, "item_col": item_col, "value_col": value_col}
     maps = {"users": users, "items": items}
     if _is_dask_frame(source) or _is_paths(source):
