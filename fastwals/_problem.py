@@ -12,16 +12,16 @@ import numba
 import numpy as np
 
 from . import _validation
-from ._kernels.cg import cg_sweep_parallel
+from ._kernels.cg import cg_sweep
 from ._kernels.dense import (first_nonfinite_row, gramian64, gramian_blocks, symmetric_sum,
                              weighted_gramian_blocks)
 from ._kernels.blas import make_work
 from ._kernels.loss import observed_loss_rows, weighted_sq_norms
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES
-from ._kernels.solve import SMALL_ORDER, cholesky_sweep_parallel
+from ._kernels.solve import SMALL_ORDER, cholesky_sweep
 from ._kernels.spd import leading_dimension, padded_order
-from ._kernels.subspace import subspace_sweep_parallel
+from ._kernels.subspace import subspace_sweep
 from ._partition import balanced_chunks
 from ._threads import run_kernel
 from .weights import CONFIDENCE, regularization_per_row
@@ -283,8 +283,8 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                    np.zeros((n_threads, max(GATHER_BATCH, dual_max), ld), dtype),
                    np.empty((n_threads, 3, ld), dtype),
                    np.empty((n_threads, kp * leading_dimension(padded_order(dual_max))), dtype))
-        cholesky_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, *scratch, dual_max,
-                                dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
+        run_kernel(cholesky_sweep, n_threads, *rows, Y, lam_eig, *weights, *scratch, dual_max,
+                   dtype.type(DUAL_NORM_BOUND[dtype.type]), failed, counter)
     elif problem.solver == "subspace":
         b = problem.block_size
         bp = padded_order(b)
@@ -296,15 +296,14 @@ def solve_in_basis(problem, side, Y, X, lam_eig):
                    np.empty((n_threads, -(-k // b) * bp * bp), dtype),
                    np.empty((n_threads, max(1, dual_max) ** 2), dtype),
                    np.empty((n_threads, 7, k + bp), dtype))
-        subspace_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, b, dual_max,
-                                dtype.type(DUAL_NORM_BOUND[dtype.type]), *scratch, failed, counter)
+        run_kernel(subspace_sweep, n_threads, *rows, Y, lam_eig, *weights, b, dual_max,
+                   dtype.type(DUAL_NORM_BOUND[dtype.type]), *scratch, failed, counter)
     elif problem.solver == "cg":
         cap = min(longest, max(GATHER_BATCH, CG_GATHER_BYTES // (k * dtype.itemsize)))
-        cg_sweep_parallel(n_threads, *rows, Y, lam_eig, *weights, problem.cg_steps,
-                          np.empty((n_threads, cap, k), dtype),
-                          np.arange(cap, dtype=side.indices.dtype),
-                          np.empty((n_threads, longest), dtype),
-                          np.empty((n_threads, 4, k), dtype), counter)
+        run_kernel(cg_sweep, n_threads, *rows, Y, lam_eig, *weights, problem.cg_steps,
+                   np.empty((n_threads, cap, k), dtype), np.arange(cap, dtype=side.indices.dtype),
+                   np.empty((n_threads, longest), dtype), np.empty((n_threads, 4, k), dtype),
+                   counter)
     else:
         raise AssertionError(problem.solver)  # validated in _validation.check_params
     if (failed >= 0).any():

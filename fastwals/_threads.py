@@ -13,15 +13,15 @@ set one, and the count of holders here already orders the threads. Numba's
 thread count is per thread (thread-local storage in every layer), so each call
 sets and restores its own.
 
-The BLAS-bound steps of a half-sweep (the Gramian, the rotation) are not Numba
-parallel loops but one nogil kernel per thread, run on Python threads by
-`run_kernel`: a parallel loop costs seconds of compilation per specialisation
-(Numba lowers it into a function of its own and re-optimises every callee
-there). Not so the row sweeps: compiled standalone, their loops ran 7-35%
-slower per iteration than inside a parallel loop, so they keep one (the
-*_sweep_parallel kernels). Its body only calls the sweep, a function of its own:
-with the whole sweep (and dual_row) inlined in the loop, the subspace sweep took
-45.6 s to compile instead of 27.8.
+Every per-thread step of a half-sweep (the Gramian, the rotation, the row
+sweeps) is one nogil kernel per thread, run on Python threads by `run_kernel`,
+not a Numba parallel loop: Numba lowers a parallel loop into functions of its
+own and re-optimises and re-emits every callee in each (four more copies of a
+sweep; a first subspace fit compiled for 29.5 s with them, 11.1 s without). Called from
+Python, the sweeps first ran 7-35% slower than inside a parallel loop, which
+passes its body the arrays without their reference count: a function called
+from Python counts every view it takes (an atomic increment and decrement per
+row and step). The sweeps now drop the count themselves (_common.borrowed).
 """
 
 import os

@@ -18,10 +18,9 @@ with it LLVM chose the order of the sums, and a process that JIT-compiled the
 kernel and one that loaded it from Numba's disk cache gave different bits.
 """
 
-import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
+from ._common import (FASTMATH, PREFETCH_AHEAD, borrowed, next_chunk, observation, prefetch_row,
                       unobserved_weight)
 from .simd import row_dot, rows4_dot
 
@@ -71,6 +70,12 @@ def cg_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind
     that fit in Z_scratch[th] (rows × k, kept cache-sized) are gathered there once; longer
     rows read Yh in place at every step. iota = arange(rows), of the indices' dtype;
     c_scratch[th] holds the longest row; vec_scratch[th] is 4 × k."""
+    # the views taken below skip reference counting (see _common.borrowed)
+    indptr, indices, values, Yh, X, starts, counter = \
+        borrowed((indptr, indices, values, Yh, X, starts, counter))
+    lam_eig, reg, row_weights, col_weights, row_unobserved, col_unobserved = \
+        borrowed((lam_eig, reg, row_weights, col_weights, row_unobserved, col_unobserved))
+    Z_scratch, iota, c_scratch, vec_scratch = borrowed((Z_scratch, iota, c_scratch, vec_scratch))
     k = Yh.shape[1]
     cap = Z_scratch.shape[1]
     Z = Z_scratch[th]
@@ -140,11 +145,3 @@ def cg_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, conf_kind
                 for a in range(k):
                     p[a] = r[a] + beta * p[a]
                 rr = rr_new
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def cg_sweep_parallel(n_threads, *args):
-    """cg_sweep(th, *args) for th in range(n_threads), in Numba's threads (why
-    not inlined here, nor on Python threads: fastwals/_threads.py)."""
-    for th in prange(n_threads):
-        cg_sweep(np.int64(th), *args)

@@ -31,9 +31,9 @@ dtype (a float64 scalar would silently promote the float32 inner loops).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import (FASTMATH, PREFETCH_AHEAD, next_chunk, observation, prefetch_row,
+from ._common import (FASTMATH, PREFETCH_AHEAD, borrowed, next_chunk, observation, prefetch_row,
                       unobserved_weight)
 from .spd import (cholesky_solve, cholesky_upper, gram_update, leading_dimension, padded_order,
                   set_diagonal)
@@ -213,13 +213,20 @@ def cholesky_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, con
     Yh = Y Q, lam_eig = w0·Λ (G = Yᵀ diag(b) Y, b = col_unobserved;
     a = row_unobserved; either empty for all ones); X receives x̂ = Qᵀ x. Every
     thread th in range(A_scratch.shape[0]) runs this at once
-    (cholesky_sweep_parallel), taking chunks c (rows starts[c]:starts[c+1]) from
+    (_threads.run_kernel), taking chunks c (rows starts[c]:starts[c+1]) from
     `counter` (zero on entry) until none is left, working in A_scratch[th]
     (k×k), b_scratch[th] (k), Z_scratch[th] (rows × k, rows ≥ dual_max),
     vec_scratch[th] (3 × k) and T_scratch[th] (see dual_row), where k is padded:
     A_scratch is kp × ld (spd.padded_order, spd.leading_dimension), the others
     have rows of ld, Z_scratch's padding zero; failed[c] receives the first row
     of chunk c whose system was not positive definite, or -1."""
+    # the views taken below skip reference counting (see _common.borrowed)
+    indptr, indices, values, Yh, X, starts, failed, counter = \
+        borrowed((indptr, indices, values, Yh, X, starts, failed, counter))
+    lam_eig, reg, row_weights, col_weights, row_unobserved, col_unobserved = \
+        borrowed((lam_eig, reg, row_weights, col_weights, row_unobserved, col_unobserved))
+    A_scratch, b_scratch, Z_scratch, vec_scratch, T_scratch = \
+        borrowed((A_scratch, b_scratch, Z_scratch, vec_scratch, T_scratch))
     k = Yh.shape[1]
     kp = A_scratch.shape[1]  # k padded to whole tiles (spd.py)
     batch = Z_scratch.shape[1]
@@ -278,11 +285,3 @@ def cholesky_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, con
                     X[u, a] = b[a]
             elif failed[c] < 0:
                 failed[c] = u
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def cholesky_sweep_parallel(n_threads, *args):
-    """cholesky_sweep(th, *args) for th in range(n_threads), in Numba's threads (why
-    not inlined here, nor on Python threads: fastwals/_threads.py)."""
-    for th in prange(n_threads):
-        cholesky_sweep(np.int64(th), *args)

@@ -38,9 +38,9 @@ would promote float32 arithmetic to float64.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import (CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, next_chunk, observation,
+from ._common import (CONF_TOTAL, FASTMATH, PREFETCH_AHEAD, borrowed, next_chunk, observation,
                       prefetch_row, unobserved_weight)
 from .simd import (LANES, rows_dot_add, tile_acc1, tile_acc8, tile_axpy, tile_inverse,
                    tile_scale)
@@ -208,6 +208,13 @@ def subspace_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, con
     vec_scratch[th] (7 × (k + padding)); failed[ch] receives the first row of chunk ch with
     a system that was not positive definite, or -1. Rows of at most exact_max observations
     are solved exactly."""
+    # the views taken below skip reference counting (see _common.borrowed)
+    indptr, indices, values, Yh, X, starts, failed, counter = \
+        borrowed((indptr, indices, values, Yh, X, starts, failed, counter))
+    lam_eig, reg, row_weights, col_weights, row_unobserved, col_unobserved = \
+        borrowed((lam_eig, reg, row_weights, col_weights, row_unobserved, col_unobserved))
+    W_scratch, Z_scratch, obs_scratch, H_scratch, S_scratch, vec_scratch = \
+        borrowed((W_scratch, Z_scratch, obs_scratch, H_scratch, S_scratch, vec_scratch))
     k = Yh.shape[1]
     zero = X.dtype.type(0)
     one = X.dtype.type(1)
@@ -318,11 +325,3 @@ def subspace_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, con
                         for c in range(bp):
                             g[c] = -delta[c]
                         rows_dot_add(r[n:], P, poff + n * ld, ld, m - n, g, bp // LANES)
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def subspace_sweep_parallel(n_threads, *args):
-    """subspace_sweep(th, *args) for th in range(n_threads), in Numba's threads (why
-    not inlined here, nor on Python threads: fastwals/_threads.py)."""
-    for th in prange(n_threads):
-        subspace_sweep(np.int64(th), *args)
