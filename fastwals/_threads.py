@@ -14,18 +14,20 @@ thread count is per thread (thread-local storage in every layer), so each call
 sets and restores its own.
 
 Every per-thread step of a half-sweep (the Gramian, the rotation, the row
-sweeps) is one nogil kernel per thread, run on Python threads by `run_kernel`,
-not a Numba parallel loop: Numba lowers a parallel loop into functions of its
-own and re-optimises and re-emits every callee in each (four more copies of a
-sweep; a first subspace fit compiled for 29.5 s with them, 11.1 s without). Called from
-Python, the sweeps first ran 7-35% slower than inside a parallel loop, which
-passes its body the arrays without their reference count: a function called
-from Python counts every view it takes (an atomic increment and decrement per
-row and step). The sweeps now drop the count themselves (_common.borrowed).
+sweeps) and of top-N serving (the passes of topk.py) is one nogil kernel per
+thread, run on Python threads by `run_kernel`, not a Numba parallel loop:
+Numba lowers a parallel loop into functions of its own and re-optimises and
+re-emits every callee in each (four more copies of a sweep; a first subspace
+fit compiled for 29.5 s with them, 11.1 s without). Called from Python, the
+sweeps first ran 7-35% slower than inside a parallel loop, which passes its
+body the arrays without their reference count: a function called from Python
+counts every view it takes (an atomic increment and decrement per row and
+step). The kernels now drop the count themselves (_common.borrowed).
 """
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
@@ -37,6 +39,8 @@ _controller = None
 _state = threading.Lock()  # guards the three below
 _holders = {}              # thread id -> computations of that thread holding the cap
 _found = None              # [(library, its thread count before the cap)] while capped
+_pool = None               # (pid, ThreadPoolExecutor): run_kernel's helper threads
+_pool_lock = threading.Lock()
 
 
 @contextmanager
@@ -57,27 +61,34 @@ def compute_threads(n_threads=None):
 
 def run_kernel(kernel, n_threads, *args):
     """kernel(th, *args) for th in range(n_threads) at once, th = 0 in the calling
-    thread and the others each in a thread of their own (the kernel must be
+    thread and the others on the process's helper threads (the kernel must be
     nogil, or they would take turns). An exception in any is raised here, after
-    all have ended."""
-    errors = [None] * n_threads
+    all have ended. The helpers are kept: starting and joining a thread per
+    call cost 140 us here, which a serving call's dozen passes paid each time."""
+    futures = [_helpers().submit(kernel, th, *args) for th in range(1, n_threads)]
+    error = None
+    try:
+        kernel(0, *args)
+    except BaseException as e:  # re-raised once the others have ended
+        error = e
+    for f in futures:
+        e = f.exception()  # waits
+        if error is None:
+            error = e
+    if error is not None:
+        raise error
 
-    def share(th):
-        try:
-            kernel(th, *args)
-        except BaseException as e:  # re-raised in the caller
-            errors[th] = e
 
-    others = [threading.Thread(target=share, args=(th,), daemon=True)
-              for th in range(1, n_threads)]
-    for t in others:
-        t.start()
-    share(0)
-    for t in others:
-        t.join()
-    for e in errors:
-        if e is not None:
-            raise e
+def _helpers():
+    """This process's pool of helper threads (a forked child starts its own:
+    threads do not survive fork). Threads start as calls need them, up to a
+    bound that only limits many concurrent callers, which then queue."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max(32, 4 * (os.cpu_count() or 1)),
+                                                     thread_name_prefix="fastwals"))
+        return _pool[1]
 
 
 def _cap_blas():

@@ -13,6 +13,7 @@ from ._kernels import vnni
 from ._kernels.blas import make_work
 from ._kernels.topk import gated_pass, sort_heaps, top_n_pass
 from ._validation import check_bool, check_ids, check_int, check_unique, rows_of
+from ._threads import run_kernel
 
 # users per tile and items per block of scores: 128 × 1024 float32 scores (512 KB)
 # stay in this machine's L2 between the gemm that writes them and the selection
@@ -123,8 +124,9 @@ def _scored(U, unorm, Ys, ynorm, order, slack, excl, banned, pos_indptr, pos_ind
                np.array([0, 1], dtype=dtype))
 
     def run(users, start, stop):
-        top_n_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned,
-                   pos_indptr, pos_indices, heap_s, heap_i, pairs_below, tile_items, *scratch)
+        run_kernel(top_n_pass, n_chunks, U, unorm, users, Ys, ynorm, order, start, stop, slack,
+                   *excl, banned, pos_indptr, pos_indices, heap_s, heap_i, pairs_below,
+                   tile_items, *scratch)
 
     return run
 
@@ -151,8 +153,9 @@ def _gated(U, unorm, Ys, ynorm, order, slack, excl, banned, heap_s, heap_i, tile
                np.empty((n_chunks, vnni.ROWS * vnni.BLOCKS), np.uint16))
 
     def run(users, start, stop):
-        gated_pass(U, unorm, users, Ys, ynorm, order, start, stop, slack, *excl, banned, heap_s,
-                   heap_i, tile_items, Uq, Ubound, Yq, kq, cs, P, npad, *scratch)
+        run_kernel(gated_pass, n_chunks, U, unorm, users, Ys, ynorm, order, start, stop, slack,
+                   *excl, banned, heap_s, heap_i, tile_items, Uq, Ubound, Yq, kq, cs, P, npad,
+                   *scratch)
 
     return run
 

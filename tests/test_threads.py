@@ -341,3 +341,25 @@ def test_run_kernel_runs_each_share_once_at_once_and_raises_their_errors():
 
     with pytest.raises(ValueError, match="share 1 failed"):
         run_kernel(fails, 2)
+
+
+def test_run_kernel_in_a_forked_child_starts_its_own_helpers():
+    # the parent's helper threads do not exist in a forked child: a pool carried
+    # over would queue the child's shares for ever
+    from fastwals._threads import run_kernel
+    out = np.zeros(2)
+    run_kernel(lambda th, o: o.__setitem__(th, th + 1), 2, out)  # the parent's helper starts
+    assert out.tolist() == [1, 2]
+    pid = os.fork()
+    if pid == 0:  # child: exit status 0 only if the shares ran
+        try:
+            done = np.zeros(2)
+            t = threading.Thread(target=run_kernel,
+                                 args=(lambda th, o: o.__setitem__(th, th + 1), 2, done))
+            t.start()
+            t.join(30)
+            os._exit(0 if not t.is_alive() and done.tolist() == [1, 2] else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
