@@ -12,8 +12,8 @@ from . import _int8
 from ._kernels import vnni
 from ._kernels.blas import make_work
 from ._kernels.topk import gated_pass, sort_heaps, top_n_pass
-from ._validation import check_bool, check_ids, check_int, check_unique, rows_of
 from ._threads import run_kernel
+from ._validation import check_bool, check_ids, check_int, check_unique, rows_of
 
 # users per tile and items per block of scores: 128 × 1024 float32 scores (512 KB)
 # stay in this machine's L2 between the gemm that writes them and the selection

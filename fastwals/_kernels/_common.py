@@ -117,15 +117,15 @@ def next_chunk(typingctx, counter):
     return sig, codegen
 
 
-
 @intrinsic
 def borrowed(typingctx, values):
-    """The tuple `values`, each array among them without its reference count (the same data,
-    shape and strides, no meminfo): the views a kernel takes of them, a row per
-    observation in its hottest loops, then skip the atomic increments and
-    decrements of the count (measured: the cg sweep 27% faster at k = 64).
-    Numba passes the arrays of a parallel loop's body the same way. Only for
-    arrays the caller keeps alive for the whole call, as it does its arguments."""
+    """The tuple `values` with each array in it rebuilt without its reference
+    count (the same data, shape and strides, no meminfo). The views a kernel
+    takes of such an array, a row per observation in its hottest loops, then
+    skip two atomic updates of the count each (a cg half-sweep called from
+    Python, MovieLens 1M, k = 64: 50.5 ms before, 36.7 after). Numba passes a
+    parallel loop's body its arrays the same way. Only for arrays that outlive
+    the call, as a kernel's arguments do."""
     if not isinstance(values, types.BaseTuple):
         return None
     sig = types.Tuple(tuple(values))(values)
