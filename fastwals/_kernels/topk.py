@@ -238,8 +238,9 @@ def gated_pass(c, U, unorm, users, Y, ynorm, item_ids, start, stop, slack, excl_
     Yq, cs, P: the items' packed blocks, + 128 corrections and (scale, |y|,
     |y - ỹ|) rows of length npad (see _int8.py). Thread c's share, as in
     top_n_pass, in gathered[c] (tile × k), gathered_q[c] (tile × 4·kq bytes),
-    bounds[c] (tile × 4), cursor[c] and masks[c] (ROWS × BLOCKS); the tile is a
-    multiple of ROWS users and tile_items a multiple of BLOCKS·LANES items.
+    bounds[c] (tile × 4), cursor[c] and masks[c] (ROWS × BLOCKS at the start of a
+    longer row); the tile is a multiple of ROWS users and tile_items a multiple
+    of BLOCKS·LANES items.
 
     Each group of ROWS users walks the items in steps of BLOCKS·LANES: flag,
     then score the flagged and raise the thresholds at once, so the gate
