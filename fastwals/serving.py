@@ -20,6 +20,7 @@ from ._validation import check_bool, check_ids, check_int, check_unique, rows_of
 # recommend on 2 threads took 4-10% less time on Gowalla, 0-8% on MovieLens 1M
 MASK_ROW = 64
 assert MASK_ROW >= vnni.ROWS * vnni.BLOCKS and MASK_ROW * 2 >= 128
+
 # users per tile and items per block of scores: 128 × 1024 float32 scores (512 KB)
 # stay in this machine's L2 between the gemm that writes them and the selection
 # (measured on Gowalla against 64 × 2048: 6% faster at k = 64, 11% at k = 256)
