@@ -69,8 +69,8 @@ def weighted_gramian_blocks(th, n_threads, Y, weights, parts, scratch, work, one
 @njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def gramian64(X, weights, block):
     """Xᵀ diag(weights) X accumulated in float64 over fixed row blocks (for the
-    objective); weights empty: XᵀX. Kept a Numba parallel loop: the sweeps'
-    loops ran slower compiled standalone (_threads.py); not measured for this one."""
+    objective); weights empty: XᵀX. Still a Numba parallel loop: not moved to
+    run_kernel with the sweeps and the top-N passes (_threads.py), nor timed."""
     n, k = X.shape
     n_blocks = (n + block - 1) // block
     parts = np.zeros((n_blocks, k, k))
