@@ -17,6 +17,7 @@ from ._kernels.dense import (first_nonfinite_row, gramian64, gramian_blocks, sym
                              weighted_gramian_blocks)
 from ._kernels.blas import make_work
 from ._kernels.loss import observed_loss_rows, weighted_sq_norms
+from ._kernels.reorder import permute_rows, transpose_in_order
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES
 from ._kernels.solve import SMALL_ORDER, cholesky_sweep
@@ -51,6 +52,15 @@ CHUNKS_PER_THREAD = 8
 GRAM_BLOCK = 4096
 # rows per BLAS gemm when rotating factors in place (bounds each thread's temporary)
 ROTATE_BLOCK = 1024
+# Past this size of the user factors (about the L3 cache), the item orientation
+# labels users by decreasing activity and the item half-sweep gathers from the user
+# factors moved into that order (_kernels/reorder.py). Measured at 102M
+# interactions (2M users, k = 64; bench/RESULTS.md): cg 0.875x per iteration (its
+# item half-sweep 0.82x, less the two moves of the user factors, 0.35 s each); the
+# exact solver's item half-sweep gained about what the moves cost (1.02x per
+# iteration), so only these solvers take the order
+GATHER_ORDER_BYTES = 32 << 20
+GATHER_ORDER_SOLVERS = ("cg",)
 
 
 def dual_rows_limit(k):
@@ -107,6 +117,11 @@ class Side:
     # the factor dtype, or None for all ones (then the Gramian is the plain YᵀY)
     row_unobserved: np.ndarray = None
     col_unobserved: np.ndarray = None
+    # the other side's factors are gathered with their rows in this order (row p is
+    # their row gather_order[p]; the indices and col_* arrays use p), None: as they
+    # are; gather_position is its inverse
+    gather_order: np.ndarray = None
+    gather_position: np.ndarray = None
 
     @property
     def n_rows(self):
@@ -139,23 +154,56 @@ def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
     _validation.resolve_unobserved), None for all ones."""
     dtype = np.dtype(params["dtype"])
     n_users, n_items = csr.shape
-    csc = csr.T.tocsr()  # the item orientation, in scipy's index type unless too narrow
-    index = np.result_type(csc.indices.dtype, csc.indptr.dtype,
-                           _validation.index_dtype(csc.nnz, csc.shape))
-    if csc.indptr.dtype != index or csc.indices.dtype != index:
-        csc.indices = csc.indices.astype(index)
-        csc.indptr = csc.indptr.astype(index)
+    order = gather_order(np.diff(csr.indptr), params["factors"], dtype.itemsize,
+                         params["solver"])
+    item_rows = item_orientation(csr, order)
     a, b = (unobserved_or_none(w) for w in unobserved)
 
-    def side(name, m, rw, cw, own, other, n_other):
-        return Side(name, m.indptr, m.indices, m.data, rw, cw,
-                    row_regularization(m.indptr, unobserved_mass(own, other, n_other), params,
-                                       dtype),
+    def side(name, rows, rw, cw, own, other, n_other, reorder=None):
+        indptr, indices, values = rows
+        reg = row_regularization(indptr, unobserved_mass(own, other, n_other), params, dtype)
+        if reorder is not None:  # the other side's per-row arrays, by position
+            cw = cw[reorder]
+            other = None if other is None else other[reorder]
+        return Side(name, indptr, indices, values, rw, cw, reg,
                     None if own is None else own.astype(dtype),
                     None if other is None else other.astype(dtype))
 
-    return from_params(params, side("user", csr, row_weights, col_weights, a, b, n_items),
-                       side("item", csc, col_weights, row_weights, b, a, n_users))
+    users = side("user", (csr.indptr, csr.indices, csr.data), row_weights, col_weights, a, b,
+                 n_items)
+    items = side("item", item_rows, col_weights, row_weights, b, a, n_users, order)
+    if order is not None:
+        items.gather_order = order
+        items.gather_position = np.empty_like(order)
+        items.gather_position[order] = np.arange(n_users)
+    return from_params(params, users, items)
+
+
+def item_orientation(csr, order):
+    """The transpose's (indptr, indices, values), in the index type of the canonical
+    form (at least csr's), its users labeled by their place in order (None: as
+    they are)."""
+    n_users, n_items = csr.shape
+    index = np.result_type(csr.indices.dtype, csr.indptr.dtype,
+                           _validation.index_dtype(csr.nnz, (n_items, n_users)))
+    if order is None:
+        csc = csr.T.tocsr()
+        return csc.indptr.astype(index, copy=False), csc.indices.astype(index, copy=False), \
+            csc.data
+    rows = (np.empty(n_items + 1, index), np.empty(csr.nnz, index),
+            np.empty(csr.nnz, csr.data.dtype))
+    transpose_in_order(csr.indptr, csr.indices, csr.data, n_items, order, *rows)
+    return rows
+
+
+def gather_order(counts, k, itemsize, solver):
+    """Users by decreasing number of observations (counts), the order in which
+    the item half-sweep gathers the user factors, or None (as they are) while
+    those fit in about the cache (GATHER_ORDER_BYTES), or for a solver that does
+    not gain by it."""
+    if counts.size * k * itemsize <= GATHER_ORDER_BYTES or solver not in GATHER_ORDER_SOLVERS:
+        return None
+    return np.argsort(-counts, kind="stable")
 
 
 def unobserved_or_none(weights):
@@ -237,14 +285,23 @@ def half_sweep(problem, side, Y, X):
     subspace) and X receives its solution in the same basis, X Q. The model X Yᵀ
     and the objective are unchanged by a common rotation, so the fit never
     rotates back (one rotation per half-sweep, and no rotated copy held).
-    Returns Q, or None when nothing was rotated (w0 = 0)."""
-    Q, lam_eig = eigenbasis(gramian(Y, problem.w0, side.col_unobserved), problem.w0,
-                            problem.dtype)
-    if Q is not None:
-        rotate_rows(Y, Q)
-        if problem.solver != "cholesky":  # the iterative solvers warm-start from X
-            rotate_rows(X, Q)
-    solve_in_basis(problem, side, Y, X, lam_eig)
+    Returns Q, or None when nothing was rotated (w0 = 0).
+
+    With side.gather_order, Y's rows are moved into that order for the solve and
+    back after it, in place."""
+    if side.gather_order is not None:
+        permute_rows(Y, side.gather_order)
+    try:
+        Q, lam_eig = eigenbasis(gramian(Y, problem.w0, side.col_unobserved), problem.w0,
+                                problem.dtype)
+        if Q is not None:
+            rotate_rows(Y, Q)
+            if problem.solver != "cholesky":  # the iterative solvers warm-start from X
+                rotate_rows(X, Q)
+        solve_in_basis(problem, side, Y, X, lam_eig)
+    finally:
+        if side.gather_order is not None:
+            permute_rows(Y, side.gather_position)
     return Q
 
 

@@ -1,0 +1,60 @@
+"""A row order for the gathers: the item orientation built with users relabeled
+in a given order, and a factor matrix's rows moved into and out of that order in
+place.
+
+The item half-sweep gathers a user factor row for every observation. When the
+user factors are much larger than the cache, that gather ran faster with the
+rows gathered most often kept together, users by decreasing activity, than
+spread over the whole matrix in the caller's order (_problem.GATHER_ORDER_BYTES
+says when, and what it bought).
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def transpose_in_order(indptr, indices, values, n_cols, order, t_indptr, t_indices, t_values):
+    """The transpose of a CSR matrix (rows × n_cols) into t_* (t_indptr: n_cols + 1
+    entries, the others nnz), its column indices relabeled: row order[p] becomes
+    p. Rows are visited in that order, so every transposed row lists its new labels
+    in increasing order (a counting sort by column)."""
+    t_indptr[:] = 0
+    for j in range(indices.size):
+        t_indptr[indices[j] + 1] += 1
+    for c in range(n_cols):
+        t_indptr[c + 1] += t_indptr[c]
+    fill = t_indptr[:n_cols].copy()
+    for p in range(order.size):
+        u = order[p]
+        for j in range(indptr[u], indptr[u + 1]):
+            c = indices[j]
+            slot = fill[c]
+            t_indices[slot] = p
+            t_values[slot] = values[j]
+            fill[c] = slot + 1
+
+
+@njit(cache=True, nogil=True)
+def permute_rows(M, order):
+    """M ← M[order] in place (order a permutation of M's rows), one cycle at a time
+    with one row of scratch: no copy of M."""
+    n, k = M.shape
+    done = np.zeros(n, dtype=np.bool_)
+    tmp = np.empty(k, dtype=M.dtype)
+    for s in range(n):
+        if done[s]:
+            continue
+        for a in range(k):
+            tmp[a] = M[s, a]
+        p = s
+        while True:
+            done[p] = True
+            q = order[p]
+            if q == s:
+                for a in range(k):
+                    M[p, a] = tmp[a]
+                break
+            for a in range(k):
+                M[p, a] = M[q, a]
+            p = q
