@@ -115,3 +115,21 @@ def test_reordered_int64_indices_give_the_int32_fit(reordered, monkeypatch):
     wide = _fit(R, "cg")
     assert_array_equal(wide.user_factors_, narrow.user_factors_)
     assert_array_equal(wide.item_factors_, narrow.item_factors_)
+
+
+def test_implicit_compatible_cg_fit_is_the_same_reordered(monkeypatch):
+    """fastwals.implicit's CG fit keeps its factors as the caller's arrays: they
+    are moved and put back in place at every item half-sweep."""
+    from fastwals.implicit import AlternatingLeastSquares
+    R = sp.csr_matrix(random_ratings(seed=6))
+
+    def fit():
+        model = AlternatingLeastSquares(factors=5, iterations=3, use_cg=True, dtype=np.float64,
+                                        random_state=0)
+        model.fit(R, show_progress=False)
+        return model
+    plain = fit()
+    monkeypatch.setattr(_problem, "GATHER_ORDER_BYTES", 0)
+    moved = fit()
+    assert_allclose(moved.user_factors, plain.user_factors, rtol=1e-7, atol=1e-10)
+    assert_allclose(moved.item_factors, plain.item_factors, rtol=1e-7, atol=1e-10)
