@@ -118,10 +118,8 @@ class Side:
     row_unobserved: np.ndarray = None
     col_unobserved: np.ndarray = None
     # the other side's factors are gathered with their rows in this order (row p is
-    # their row gather_order[p]; the indices and col_* arrays use p), None: as they
-    # are; gather_position is its inverse
+    # their row gather_order[p]; the indices and col_* arrays use p), None: as they are
     gather_order: np.ndarray = None
-    gather_position: np.ndarray = None
 
     @property
     def n_rows(self):
@@ -167,15 +165,11 @@ def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
             other = None if other is None else other[reorder]
         return Side(name, indptr, indices, values, rw, cw, reg,
                     None if own is None else own.astype(dtype),
-                    None if other is None else other.astype(dtype))
+                    None if other is None else other.astype(dtype), reorder)
 
     users = side("user", (csr.indptr, csr.indices, csr.data), row_weights, col_weights, a, b,
                  n_items)
     items = side("item", item_rows, col_weights, row_weights, b, a, n_users, order)
-    if order is not None:
-        items.gather_order = order
-        items.gather_position = np.empty_like(order)
-        items.gather_position[order] = np.arange(n_users)
     return from_params(params, users, items)
 
 
@@ -290,7 +284,7 @@ def half_sweep(problem, side, Y, X):
     With side.gather_order, Y's rows are moved into that order for the solve and
     back after it, in place."""
     if side.gather_order is not None:
-        permute_rows(Y, side.gather_order)
+        permute_rows(Y, side.gather_order, False)
     try:
         Q, lam_eig = eigenbasis(gramian(Y, problem.w0, side.col_unobserved), problem.w0,
                                 problem.dtype)
@@ -301,7 +295,7 @@ def half_sweep(problem, side, Y, X):
         solve_in_basis(problem, side, Y, X, lam_eig)
     finally:
         if side.gather_order is not None:
-            permute_rows(Y, side.gather_position)
+            permute_rows(Y, side.gather_order, True)
     return Q
 
 

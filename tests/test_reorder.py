@@ -37,12 +37,14 @@ def test_permute_rows_in_place_and_back():
     M = rng.standard_normal((1000, 7)).astype(np.float32)
     for order in (rng.permutation(1000), np.arange(1000), np.roll(np.arange(1000), 1)):
         P = M.copy()
-        permute_rows(P, order)
+        permute_rows(P, order, False)
         assert_array_equal(P, M[order])
-        position = np.empty_like(order)
-        position[order] = np.arange(1000)
-        permute_rows(P, position)
+        permute_rows(P, order, True)
         assert_array_equal(P, M)
+        undone = np.empty_like(M)
+        undone[order] = M
+        permute_rows(P, order, True)
+        assert_array_equal(P, undone)
 
 
 def test_large_user_factors_get_users_by_activity_in_cg():

@@ -36,9 +36,10 @@ def transpose_in_order(indptr, indices, values, n_cols, order, t_indptr, t_indic
 
 
 @njit(cache=True, nogil=True)
-def permute_rows(M, order):
-    """M ← M[order] in place (order a permutation of M's rows), one cycle at a time
-    with one row of scratch: no copy of M."""
+def permute_rows(M, order, inverse):
+    """M ← M[order] in place (order a permutation of M's rows), or with inverse
+    its undoing, M[order] ← M; one cycle at a time with one row of scratch: no
+    copy of M."""
     n, k = M.shape
     done = np.zeros(n, dtype=np.bool_)
     tmp = np.empty(k, dtype=M.dtype)
@@ -51,10 +52,18 @@ def permute_rows(M, order):
         while True:
             done[p] = True
             q = order[p]
-            if q == s:
+            if inverse:  # row p's content (in tmp) goes to q; q's moves on
                 for a in range(k):
-                    M[p, a] = tmp[a]
-                break
-            for a in range(k):
-                M[p, a] = M[q, a]
+                    t = M[q, a]
+                    M[q, a] = tmp[a]
+                    tmp[a] = t
+                if q == s:
+                    break
+            else:  # row p takes row q's content; s's was kept in tmp
+                if q == s:
+                    for a in range(k):
+                        M[p, a] = tmp[a]
+                    break
+                for a in range(k):
+                    M[p, a] = M[q, a]
             p = q
