@@ -21,8 +21,8 @@ from numba import njit, types
 from numba.extending import get_cython_function_address
 from threadpoolctl import threadpool_limits
 
-from fastwals._kernels.spd import (cholesky_solve, cholesky_upper, gram_update,
-                                   leading_dimension, padded_order, set_diagonal)
+from fastwals._kernels.spd import (cholesky_solve, cholesky_upper, gram_set,
+                                   leading_dimension, padded_order)
 
 
 def _bind(name, module, n_args):
@@ -63,10 +63,9 @@ def blas_rows(A, Z, d, b, b0, dims, ones, reps):
 @njit
 def tile_rows(A, Z, d, k, b, b0, w, reps):
     for _ in range(reps):
-        set_diagonal(A, d, k)
         for a in range(k):
             b[a] = b0[a]
-        gram_update(A, Z, 0, Z.shape[0], False)
+        gram_set(A, Z, 0, Z.shape[0], d, k)
         cholesky_upper(A)
         cholesky_solve(A, b, w)
 

@@ -10,16 +10,15 @@ import pytest
 from numba import njit
 from numpy.testing import assert_allclose
 
-from fastwals._kernels.spd import (CHUNK_BYTES, cholesky_solve, cholesky_upper, gram_update,
-                                   leading_dimension, padded_order, set_diagonal)
+from fastwals._kernels.spd import (CHUNK_BYTES, cholesky_solve, cholesky_upper, gram_set,
+                                   gram_update, leading_dimension, padded_order)
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
 @njit(cache=False)
 def _gram(A, d, k, Z, zoff, n_add, n_sub):
-    set_diagonal(A, d, k)
-    gram_update(A, Z, zoff, n_add, False)
+    gram_set(A, Z, zoff, n_add, d, k)
     gram_update(A, Z, zoff + n_add * Z.shape[1], n_sub, True)
 
 
@@ -55,7 +54,7 @@ def test_gram_update_adds_and_subtracts_rows(k, dtype):
     n_add, n_sub = 3 * k + 5, k // 2
     Z = _rows(rng, 1 + n_add + n_sub, k, ld, dtype)  # row 0 is skipped through zoff
     d = rng.uniform(1, 2, ld).astype(dtype)
-    A = np.full((kp, ld), np.nan, dtype)  # set_diagonal must reset all that is read
+    A = np.full((kp, ld), np.nan, dtype)  # gram_set must write all that is read
     _gram(A, d, k, Z, ld, n_add, n_sub)
     Zd = Z[1:, :k].astype(np.float64)
     expected = np.diag(d[:k].astype(np.float64)) + Zd[:n_add].T @ Zd[:n_add] \
@@ -74,10 +73,23 @@ def test_gram_update_spans_several_chunks_of_rows():
     m = 2 * _chunk(ld, dtype) + 7  # two full chunks and a partial one
     rng = np.random.default_rng(1)
     Z = _rows(rng, m, k, ld, dtype)
-    A = np.empty((kp, ld), dtype)
-    _gram(A, np.zeros(ld, dtype), k, Z, 0, m, 0)
-    expected = Z[:, :k].T @ Z[:, :k]
-    assert_allclose(np.triu(A[:k, :k]), np.triu(expected), rtol=1e-12, atol=1e-10)
+    for n_add, n_sub in ((m, 0), (m - 5, 5)):  # gram_set stores the first chunk, adds the rest
+        A = np.full((kp, ld), np.nan, dtype)
+        _gram(A, np.zeros(ld, dtype), k, Z, 0, n_add, n_sub)
+        expected = Z[:n_add, :k].T @ Z[:n_add, :k] - Z[n_add:, :k].T @ Z[n_add:, :k]
+        assert_allclose(np.triu(A[:k, :k]), np.triu(expected), rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("k", [0, 7, 40])
+def test_gram_set_of_no_rows_is_the_diagonal(k):
+    """No rows (a row whose observations are all subtracted): A ← diag(d[:k]), the
+    padding's diagonal ones (k = 0: the identity, as the Woodbury system starts)."""
+    kp, ld, _ = _layout(max(k, 1), np.float32)
+    d = np.arange(2, 2 + ld, dtype=np.float32)
+    A = np.full((kp, ld), np.nan, np.float32)
+    gram_set(A, np.zeros((1, ld), np.float32), 0, 0, d, k)
+    expected = np.diag(np.where(np.arange(kp) < k, d[:kp], 1)).astype(np.float32)
+    assert np.array_equal(np.triu(A[:, :kp]), expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -107,7 +119,7 @@ def test_cholesky_reports_a_system_that_is_not_positive_definite(bad, dtype):
     k = 40
     kp, ld, w = _layout(k, dtype)
     A = np.empty((kp, ld), dtype)
-    set_diagonal.py_func(A, np.ones(ld, dtype), k)
+    gram_set(A, np.zeros((1, ld), dtype), 0, 0, np.ones(ld, dtype), k)
     if bad == "negative":
         A[3, 3] = -1.0
     elif bad == "nan":
@@ -123,13 +135,12 @@ def test_cholesky_reports_a_system_that_is_not_positive_definite(bad, dtype):
 SCRIPT = """
 import numpy as np
 from numba import njit
-from fastwals._kernels.spd import (cholesky_solve, cholesky_upper, gram_update,
-                                   leading_dimension, padded_order, set_diagonal)
+from fastwals._kernels.spd import (cholesky_solve, cholesky_upper, gram_set,
+                                   leading_dimension, padded_order)
 
 @njit(cache=False)
 def solve(A, d, k, Z, b, w):
-    set_diagonal(A, d, k)
-    gram_update(A, Z, 0, Z.shape[0], False)
+    gram_set(A, Z, 0, Z.shape[0], d, k)
     ok = cholesky_upper(A)
     cholesky_solve(A, b, w)
     return ok

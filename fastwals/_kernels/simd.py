@@ -55,11 +55,12 @@ def _load(builder, ptr, align):
     return builder.load(ptr, align=align)
 
 
-def _make_tile_acc(rows, split, subtract=False):
+def _make_tile_acc(rows, split, subtract=False, store=False):
     """out[ooff + r·ldo + (0..LANES)] += Σ_{q<m} B[boff + q·ldb + r] · P[poff + q·ldp + (0..LANES)]
-    for r < rows (−= with subtract): rows × split tile accumulators held in registers
-    across the loop over q (split > 1 gives a single row independent chains,
-    observation q going to chain q mod split, summed in a fixed order at the end)."""
+    for r < rows (−= with subtract; = with store, which neither reads out nor needs
+    it cleared): rows × split tile accumulators held in registers across the loop
+    over q (split > 1 gives a single row independent chains, observation q going
+    to chain q mod split, summed in a fixed order at the end)."""
 
     @intrinsic
     def tile_acc(typingctx, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m):
@@ -103,8 +104,11 @@ def _make_tile_acc(rows, split, subtract=False):
                     total = builder.fadd(total, builder.load(accs[r][u]))
                 optr = _ptr(context, builder, at[0], out_,
                             builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)))
-                cur = _load(builder, optr, align)
-                out = builder.fsub(cur, total) if subtract else builder.fadd(cur, total)
+                if store:
+                    out = total
+                else:
+                    cur = _load(builder, optr, align)
+                    out = builder.fsub(cur, total) if subtract else builder.fadd(cur, total)
                 builder.store(out, optr, align=align)
             return context.get_dummy_value()
 
@@ -115,6 +119,7 @@ def _make_tile_acc(rows, split, subtract=False):
 
 tile_acc8 = _make_tile_acc(8, 1)
 tile_sub8 = _make_tile_acc(8, 1, subtract=True)
+tile_set8 = _make_tile_acc(8, 1, store=True)
 tile_acc1 = _make_tile_acc(1, 4)
 
 

@@ -35,8 +35,8 @@ from numba import njit
 
 from ._common import (FASTMATH, PREFETCH_AHEAD, borrowed, next_chunk, observation, prefetch_row,
                       unobserved_weight)
-from .spd import (cholesky_solve, cholesky_upper, gram_update, leading_dimension, padded_order,
-                  set_diagonal)
+from .spd import (cholesky_solve, cholesky_upper, gram_set, gram_update, leading_dimension,
+                  padded_order)
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
@@ -71,9 +71,12 @@ def _gather(lo, m, indices, values, Yh, w0u, alpha, conf_kind, epsilon, explicit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _add_gathered(A, Z, n, m):
-    """A's upper triangle += Z[:n]ᵀ Z[:n] − Z[n:m]ᵀ Z[n:m] (as _gather left them)."""
-    if n > 0:
+def _add_gathered(A, Z, n, m, first, d, k):
+    """A's upper triangle += Z[:n]ᵀ Z[:n] − Z[n:m]ᵀ Z[n:m] (as _gather left them);
+    for the first batch of a row, A ← diag(d[:k]) (padding: ones) + that instead."""
+    if first:
+        gram_set(A, Z, 0, n, d, k)
+    elif n > 0:
         gram_update(A, Z, 0, n, False)
     if n < m:
         gram_update(A, Z, n * Z.shape[1], m - n, True)
@@ -180,8 +183,7 @@ def dual_row(m, k, d, dinv, W, b, bound, A, v, T):
         for q in range(m, mp):
             v[q] = zero
         S = A.ravel()[:mp * ld].reshape((mp, ld))
-        set_diagonal(S, d, 0)  # the identity
-        gram_update(S, Wt, 0, k, False)  # S = I + W Wᵀ
+        gram_set(S, Wt, 0, k, d, 0)  # S = I + W Wᵀ
         if not cholesky_upper(S):
             return -1
         cholesky_solve(S, v, T)  # Wᵀ is no longer needed: T is the solve's scratch
@@ -269,16 +271,14 @@ def cholesky_sweep(th, indptr, indices, values, Yh, lam_eig, reg, w0, alpha, con
                 if n == m:
                     status = dual_row(m, kp, d, dinv, Z, b, dual_norm_bound, A, v, T)
                 if status == 0:  # direct path, reusing the gathered block
-                    set_diagonal(A, d, k)
-                    _add_gathered(A, Z, n, m)
+                    _add_gathered(A, Z, n, m, True, d, k)
                     status = _solve(A, b, v)
             else:
-                set_diagonal(A, d, k)
                 for start in range(lo, hi, batch):
                     mb = min(batch, hi - start)
                     n = _gather(start, mb, indices, values, Yh, w0u, alpha, conf_kind,
                                 epsilon, explicit, rw, col_weights, col_unobserved, Z, b)
-                    _add_gathered(A, Z, n, mb)
+                    _add_gathered(A, Z, n, mb, start == lo, d, k)
                 status = _solve(A, b, v)
             if status == 1:
                 for a in range(k):

@@ -13,15 +13,15 @@ sweep that uses them (inlined, they doubled the exact solver's compile time).
 Layout: the system is a row-major kp × ld array of which only the upper
 triangle of the leading kp × kp block (column ≥ row) is meaningful, kp = k
 rounded up to a whole number of tiles (LANES), ld = leading_dimension(kp).
-The padding is the identity (see set_diagonal), so the padded system is
+The padding is the identity (see gram_set), so the padded system is
 block-diagonal and its solution is the row's, followed by zeros. The tiles
 also write below the diagonal inside the diagonal blocks; nothing reads
-there, and set_diagonal clears it for the next row.
+there.
 """
 
 from numba import njit
 
-from .simd import LANES, rows_dot_add, tile_acc1, tile_acc8, tile_sub8
+from .simd import LANES, rows_dot_add, tile_acc1, tile_acc8, tile_set8, tile_sub8
 from .simd_cholesky import potrf_tile, trsm_tile
 
 TILE_ROWS = 8  # rows of one tile_acc8 / tile_sub8 block
@@ -51,15 +51,18 @@ def _chunk_rows(ld, itemsize):
     return max(LANES, CHUNK_BYTES // (ld * itemsize))
 
 
-@njit(cache=True, nogil=True)
-def set_diagonal(A, d, k):
-    """A ← diag(d[:k]) with ones on the padding's diagonal: every entry a tile may
-    touch (from each row's diagonal block on) is reset."""
-    kp = A.shape[0]
-    for a in range(kp):
-        for j in range(a - a % LANES, kp):
-            A[a, j] = 0.0
-        A[a, a] = d[a] if a < k else 1.0
+@njit(cache=True, nogil=True, inline="always")
+def _gram_tiles(Af, lda, kp, Zf, off, ldz, n, mode):
+    """The tiles of A's upper triangle (from each row's diagonal block on) += Zᵀ Z
+    for the n rows of Z from flat offset off (mode 0; −= with 1; = with 2)."""
+    for b0 in range(0, kp, LANES):
+        for a0 in range(0, b0 + LANES, TILE_ROWS):
+            if mode == 0:
+                tile_acc8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+            elif mode == 1:
+                tile_sub8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+            else:
+                tile_set8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
 
 
 @njit(cache=True, nogil=True)
@@ -73,14 +76,26 @@ def gram_update(A, Z, zoff, m, subtract):
     Zf = Z.ravel()
     chunk = _chunk_rows(ldz, Z.itemsize)
     for q0 in range(0, m, chunk):
-        n = min(chunk, m - q0)
-        off = zoff + q0 * ldz
-        for b0 in range(0, kp, LANES):
-            for a0 in range(0, b0 + LANES, TILE_ROWS):
-                if subtract:
-                    tile_sub8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
-                else:
-                    tile_acc8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+        _gram_tiles(Af, lda, kp, Zf, zoff + q0 * ldz, ldz, min(chunk, m - q0),
+                    1 if subtract else 0)
+
+
+@njit(cache=True, nogil=True)
+def gram_set(A, Z, zoff, m, d, k):
+    """A ← D + Zᵀ Z for the m rows of Z from flat offset zoff (m may be 0), D =
+    diag(d[:k]) with ones on the padding's diagonal (k = 0: the identity). Every
+    entry a tile may touch (each row from its diagonal block on) is written: the
+    first chunk of rows stores its tiles instead of adding them, so no pass
+    clears A first (that pass cost 10-13% of a row's solve at k = 64…128)."""
+    kp, lda = A.shape
+    ldz = Z.shape[1]
+    n = min(_chunk_rows(ldz, Z.itemsize), m)
+    _gram_tiles(A.ravel(), lda, kp, Z.ravel(), zoff, ldz, n, 2)
+    if m > n:
+        gram_update(A, Z, zoff + n * ldz, m - n, False)
+    one = A.dtype.type(1)
+    for a in range(kp):
+        A[a, a] += d[a] if a < k else one
 
 
 @njit(cache=True, nogil=True)
