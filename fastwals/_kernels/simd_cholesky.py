@@ -1,4 +1,5 @@
-"""Register-resident LANES × LANES tiles of a Cholesky factorisation (see spd.py).
+"""Register-resident LANES × LANES tiles of a Cholesky factorisation and of its
+triangular solves (see spd.py).
 
 A panel of the factorisation is one diagonal tile, factored in registers
 (potrf_tile), and the tiles to its right, each solved against it in
@@ -16,7 +17,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .simd import LANES, _elem_ptr, _fma, _i64, _load, _ptr, _splat, _vec_type
+from .simd import LANES, _elem_ptr, _fma, _i64, _load, _ptr, _reduce_one, _splat, _vec_type
 
 
 def _tile_rows(context, builder, aryty, ary, off, ld):
@@ -99,6 +100,85 @@ def trsm_tile(typingctx, A, uoff, xoff, ld):
                                rows[r])
         for p, row in zip(ptrs, rows):
             builder.store(row, p, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _panel(context, builder, at, A_, uoff_, ld_):
+    """The LANES rows of the factored diagonal tile at A[uoff:] and the vector of
+    reciprocals of its diagonal (one vector division for the whole panel)."""
+    vecty = _vec_type(context, at.dtype)
+    align = context.get_abi_sizeof(context.get_value_type(at.dtype))
+    rows = [_load(builder, p, align) for p in _tile_rows(context, builder, at, A_, uoff_, ld_)]
+    diag = ir.Constant(vecty, None)
+    for i, row in enumerate(rows):
+        lane = ir.Constant(ir.IntType(32), i)
+        diag = builder.insert_element(diag, builder.extract_element(row, lane), lane)
+    one = ir.Constant(vecty, [1.0] * LANES)
+    return rows, builder.fdiv(one, diag), vecty, align
+
+
+@intrinsic
+def trsv_tile_t(typingctx, A, uoff, ld, b, boff):
+    """b[boff:boff+LANES] ← U⁻ᵀ b[boff:boff+LANES] for the factored diagonal tile U
+    at A[uoff:] (rows ld apart), in registers: z_i = b_i / U[i, i], then every
+    later lane b_r −= U[i, r]·z_i at once (the scalar loop's chain of divisions and
+    short loops took most of a row's solve)."""
+    sig = types.void(A, uoff, ld, b, boff)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        A_, uoff_, ld_, b_, boff_ = args
+        uoff_ = _i64(context, builder, uoff_, at[1])
+        ld_ = _i64(context, builder, ld_, at[2])
+        rows, rdiag, vecty, align = _panel(context, builder, at[0], A_, uoff_, ld_)
+        bp = _ptr(context, builder, at[3], b_, _i64(context, builder, boff_, at[4]))
+        bv = _load(builder, bp, align)
+        z = ir.Constant(vecty, None)
+        for i in range(LANES):
+            lane = ir.Constant(ir.IntType(32), i)
+            zi = builder.fmul(builder.extract_element(bv, lane),
+                              builder.extract_element(rdiag, lane))
+            z = builder.insert_element(z, zi, lane)
+            if i + 1 < LANES:  # lanes ≤ i of bv are spent (z holds them)
+                bv = _fma(builder, _splat(builder, builder.fneg(zi), vecty), rows[i], bv)
+        builder.store(z, bp, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def trsv_tile(typingctx, A, uoff, ld, b, boff, w):
+    """b[boff:boff+LANES] ← U⁻¹ (b[boff:boff+LANES] − w[:LANES]) for the factored
+    diagonal tile U at A[uoff:] (rows ld apart), in registers, from the last lane
+    up: x_i = (c_i − U[i, i+1:]·x[i+1:]) / U[i, i], each product a masked row
+    (the lanes below the diagonal hold scratch) reduced in a fixed order."""
+    sig = types.void(A, uoff, ld, b, boff, w)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        A_, uoff_, ld_, b_, boff_, w_ = args
+        uoff_ = _i64(context, builder, uoff_, at[1])
+        ld_ = _i64(context, builder, ld_, at[2])
+        rows, rdiag, vecty, align = _panel(context, builder, at[0], A_, uoff_, ld_)
+        zero = ir.Constant(vecty, None)
+        i1 = ir.IntType(1)
+        bp = _ptr(context, builder, at[3], b_, _i64(context, builder, boff_, at[4]))
+        wp = _ptr(context, builder, at[5], w_, ir.Constant(ir.IntType(64), 0))
+        c = builder.fsub(_load(builder, bp, align), _load(builder, wp, align))
+        x = zero
+        for i in range(LANES - 1, -1, -1):
+            lane = ir.Constant(ir.IntType(32), i)
+            ci = builder.extract_element(c, lane)
+            if i + 1 < LANES:
+                above = ir.Constant(ir.VectorType(i1, LANES), [int(j > i) for j in range(LANES)])
+                ci = builder.fsub(ci, _reduce_one(builder, builder.select(
+                    above, builder.fmul(rows[i], x), zero)))
+            x = builder.insert_element(x, builder.fmul(ci, builder.extract_element(rdiag, lane)),
+                                       lane)
+        builder.store(x, bp, align=align)
         return context.get_dummy_value()
 
     return sig, codegen

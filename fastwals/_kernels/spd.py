@@ -22,7 +22,7 @@ there.
 from numba import njit
 
 from .simd import LANES, rows_dot_add, tile_acc1, tile_acc8, tile_set8, tile_sub8
-from .simd_cholesky import potrf_tile, trsm_tile
+from .simd_cholesky import potrf_tile, trsm_tile, trsv_tile, trsv_tile_t
 
 TILE_ROWS = 8  # rows of one tile_acc8 / tile_sub8 block
 # The tile loops run over the rank-update rows in chunks of about this many bytes,
@@ -126,16 +126,12 @@ def cholesky_upper(A):
 @njit(cache=True, nogil=True)
 def cholesky_solve(A, b, w):
     """Solve UᵀU x = b in place for b[:kp], U from cholesky_upper, by panels:
-    within a panel plain loops, across panels the vector tiles (w: scratch of
-    LANES elements)."""
+    within a panel in registers (trsv_tile_t, trsv_tile), across panels the
+    vector tiles (w: scratch of LANES elements)."""
     kp, ld = A.shape
     Af = A.ravel()
     for p0 in range(0, kp, LANES):  # Uᵀ z = b
-        for i in range(p0, p0 + LANES):
-            z = b[i] / A[i, i]
-            b[i] = z
-            for r in range(i + 1, p0 + LANES):
-                b[r] -= z * A[i, r]
+        trsv_tile_t(Af, p0 * ld + p0, ld, b, p0)
         for q in range(LANES):
             w[q] = -b[p0 + q]
         for t in range(p0 + LANES, kp, LANES):  # b[t:] −= U[panel, t:]ᵀ z[panel]
@@ -146,8 +142,4 @@ def cholesky_solve(A, b, w):
         rest = kp - p0 - LANES
         if rest > 0:  # w = U[panel, rest] x[rest], in rows_dot_add's fixed order
             rows_dot_add(w, Af, p0 * ld + p0 + LANES, ld, LANES, b[p0 + LANES:], rest // LANES)
-        for i in range(p0 + LANES - 1, p0 - 1, -1):
-            s = b[i] - w[i - p0]
-            for j in range(i + 1, p0 + LANES):
-                s -= A[i, j] * b[j]
-            b[i] = s / A[i, i]
+        trsv_tile(Af, p0 * ld + p0, ld, b, p0, w)
