@@ -16,11 +16,11 @@ from numba.extending import intrinsic
 LANES = 16  # elements per tile (one zmm of float32, two of float64)
 
 
-def _ptr(context, builder, aryty, ary, offset):
+def _ptr(context, builder, aryty, ary, offset, lanes=LANES):
     """Pointer to element `offset` of the flat array `ary`, as a tile pointer."""
     data = context.make_array(aryty)(context, builder, ary).data
     elem = builder.gep(data, [offset])
-    return builder.bitcast(elem, _vec_type(context, aryty.dtype).as_pointer())
+    return builder.bitcast(elem, _vec_type(context, aryty.dtype, lanes).as_pointer())
 
 
 def _elem_ptr(context, builder, aryty, ary, offset):
@@ -28,8 +28,8 @@ def _elem_ptr(context, builder, aryty, ary, offset):
     return builder.gep(data, [offset])
 
 
-def _vec_type(context, dtype):
-    return ir.VectorType(context.get_value_type(dtype), LANES)
+def _vec_type(context, dtype, lanes=LANES):
+    return ir.VectorType(context.get_value_type(dtype), lanes)
 
 
 def _i64(context, builder, value, ty):
@@ -39,14 +39,14 @@ def _i64(context, builder, value, ty):
 def _splat(builder, scalar, vecty):
     undef = ir.Constant(vecty, ir.Undefined)
     v = builder.insert_element(undef, scalar, ir.Constant(ir.IntType(32), 0))
-    return builder.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), LANES),
-                                                        [0] * LANES))
+    n = vecty.count
+    return builder.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), n), [0] * n))
 
 
 def _fma(builder, a, b, c):
     """a·b + c, elementwise (llvm.fma)."""
     vecty = a.type
-    name = f"llvm.fma.v{LANES}{'f32' if vecty.element == ir.FloatType() else 'f64'}"
+    name = f"llvm.fma.v{vecty.count}{'f32' if vecty.element == ir.FloatType() else 'f64'}"
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vecty, [vecty] * 3), name)
     return builder.call(fn, [a, b, c])
 
@@ -55,8 +55,8 @@ def _load(builder, ptr, align):
     return builder.load(ptr, align=align)
 
 
-def _make_tile_acc(rows, split, subtract=False, store=False):
-    """out[ooff + r·ldo + (0..LANES)] += Σ_{q<m} B[boff + q·ldb + r] · P[poff + q·ldp + (0..LANES)]
+def _make_tile_acc(rows, split, subtract=False, store=False, lanes=LANES):
+    """out[ooff + r·ldo + (0..lanes)] += Σ_{q<m} B[boff + q·ldb + r] · P[poff + q·ldp + (0..lanes)]
     for r < rows (−= with subtract; = with store, which neither reads out nor needs
     it cleared): rows × split tile accumulators held in registers across the loop
     over q (split > 1 gives a single row independent chains, observation q going
@@ -73,7 +73,7 @@ def _make_tile_acc(rows, split, subtract=False, store=False):
                 _i64(context, builder, v, t) for v, t in
                 zip((ooff_, ldo_, boff_, ldb_, poff_, ldp_, m_),
                     (at[1], at[2], at[4], at[5], at[7], at[8], at[9])))
-            vecty = _vec_type(context, at[0].dtype)
+            vecty = _vec_type(context, at[0].dtype, lanes)
             align = context.get_abi_sizeof(context.get_value_type(at[0].dtype))
             i64 = ir.IntType(64)
             accs = [[cgutils.alloca_once_value(builder, ir.Constant(vecty, None))
@@ -81,7 +81,7 @@ def _make_tile_acc(rows, split, subtract=False, store=False):
 
             def step(q, u):
                 pv = _load(builder, _ptr(context, builder, at[6], P_,
-                                         builder.add(poff_, builder.mul(q, ldp_))), align)
+                                         builder.add(poff_, builder.mul(q, ldp_)), lanes), align)
                 bq = builder.add(boff_, builder.mul(q, ldb_))
                 for r in range(rows):
                     bptr = _elem_ptr(context, builder, at[3], B_,
@@ -103,7 +103,7 @@ def _make_tile_acc(rows, split, subtract=False, store=False):
                 for u in range(1, split):
                     total = builder.fadd(total, builder.load(accs[r][u]))
                 optr = _ptr(context, builder, at[0], out_,
-                            builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)))
+                            builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)), lanes)
                 if store:
                     out = total
                 else:
@@ -120,6 +120,12 @@ def _make_tile_acc(rows, split, subtract=False, store=False):
 tile_acc8 = _make_tile_acc(8, 1)
 tile_sub8 = _make_tile_acc(8, 1, subtract=True)
 tile_set8 = _make_tile_acc(8, 1, store=True)
+# half-width tiles: the lower right 8 × 8 corner of a diagonal block of the
+# symmetric Gram update, whose left half lies below the diagonal
+HALF = LANES // 2
+tile_acc8h = _make_tile_acc(8, 1, lanes=HALF)
+tile_sub8h = _make_tile_acc(8, 1, subtract=True, lanes=HALF)
+tile_set8h = _make_tile_acc(8, 1, store=True, lanes=HALF)
 tile_acc1 = _make_tile_acc(1, 4)
 
 

@@ -14,17 +14,18 @@ Layout: the system is a row-major kp × ld array of which only the upper
 triangle of the leading kp × kp block (column ≥ row) is meaningful, kp = k
 rounded up to a whole number of tiles (LANES), ld = leading_dimension(kp).
 The padding is the identity (see gram_set), so the padded system is
-block-diagonal and its solution is the row's, followed by zeros. The tiles
-also write below the diagonal inside the diagonal blocks; nothing reads
-there.
+block-diagonal and its solution is the row's, followed by zeros. Inside the
+diagonal blocks, the tiles leave scratch below the diagonal (its first 8 rows
+written, the rest stale); nothing reads there.
 """
 
 from numba import njit
 
-from .simd import LANES, rows_dot_add, tile_acc1, tile_acc8, tile_set8, tile_sub8
+from .simd import (HALF, LANES, rows_dot_add, tile_acc1, tile_acc8, tile_acc8h, tile_set8,
+                   tile_set8h, tile_sub8, tile_sub8h)
 from .simd_cholesky import potrf_tile, trsm_tile, trsv_tile, trsv_tile_t
 
-TILE_ROWS = 8  # rows of one tile_acc8 / tile_sub8 block
+TILE_ROWS = HALF  # rows of one tile_acc8 / tile_sub8 block (8)
 # The tile loops run over the rank-update rows in chunks of about this many bytes,
 # which then stay in the L2 cache while every tile of the output reads them
 CHUNK_BYTES = 256 << 10
@@ -53,16 +54,27 @@ def _chunk_rows(ld, itemsize):
 
 @njit(cache=True, nogil=True, inline="always")
 def _gram_tiles(Af, lda, kp, Zf, off, ldz, n, mode):
-    """The tiles of A's upper triangle (from each row's diagonal block on) += Zᵀ Z
-    for the n rows of Z from flat offset off (mode 0; −= with 1; = with 2)."""
+    """The tiles of A's upper triangle += Zᵀ Z for the n rows of Z from flat offset
+    off (mode 0; −= with 1; = with 2): each LANES-wide column of tiles down to its
+    diagonal block, whose lower 8 rows take only their right half (HALF lanes;
+    the left half lies below the diagonal)."""
     for b0 in range(0, kp, LANES):
-        for a0 in range(0, b0 + LANES, TILE_ROWS):
+        for a0 in range(0, b0 + LANES - TILE_ROWS, TILE_ROWS):
+            o = a0 * lda + b0
             if mode == 0:
-                tile_acc8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+                tile_acc8(Af, o, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
             elif mode == 1:
-                tile_sub8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+                tile_sub8(Af, o, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
             else:
-                tile_set8(Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+                tile_set8(Af, o, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+        a0 = b0 + LANES - TILE_ROWS  # == b0 + HALF
+        o = a0 * lda + a0
+        if mode == 0:
+            tile_acc8h(Af, o, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
+        elif mode == 1:
+            tile_sub8h(Af, o, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
+        else:
+            tile_set8h(Af, o, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
 
 
 @njit(cache=True, nogil=True)
@@ -84,9 +96,9 @@ def gram_update(A, Z, zoff, m, subtract):
 def gram_set(A, Z, zoff, m, d, k):
     """A ← D + Zᵀ Z for the m rows of Z from flat offset zoff (m may be 0), D =
     diag(d[:k]) with ones on the padding's diagonal (k = 0: the identity). Every
-    entry a tile may touch (each row from its diagonal block on) is written: the
-    first chunk of rows stores its tiles instead of adding them, so no pass
-    clears A first (that pass cost 10-13% of a row's solve at k = 64…128)."""
+    entry of the upper triangle is written: the first chunk of rows stores its
+    tiles instead of adding them, so no pass clears A first (that pass cost
+    10-13% of a row's solve at k = 64…128)."""
     kp, lda = A.shape
     ldz = Z.shape[1]
     n = min(_chunk_rows(ldz, Z.itemsize), m)
