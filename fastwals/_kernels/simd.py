@@ -55,20 +55,21 @@ def _load(builder, ptr, align):
     return builder.load(ptr, align=align)
 
 
-def _make_tile_acc(rows, split, subtract=False, store=False, lanes=LANES):
+def _make_tile_acc(rows, split, subtract=False, lanes=LANES, moded=False):
     """out[ooff + r·ldo + (0..lanes)] += Σ_{q<m} B[boff + q·ldb + r] · P[poff + q·ldp + (0..lanes)]
-    for r < rows (−= with subtract; = with store, which neither reads out nor needs
-    it cleared): rows × split tile accumulators held in registers across the loop
-    over q (split > 1 gives a single row independent chains, observation q going
-    to chain q mod split, summed in a fixed order at the end)."""
+    for r < rows (−= with subtract): rows × split tile accumulators held in
+    registers across the loop over q (split > 1 gives a single row independent
+    chains, observation q going to chain q mod split, summed in a fixed order at
+    the end). moded: the first argument, mode, chooses at run time: 0 +=, 1 −=,
+    2 = (which neither reads out nor needs it cleared)."""
 
-    @intrinsic
-    def tile_acc(typingctx, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m):
-        sig = types.void(out, ooff, ldo, B, boff, ldb, P, poff, ldp, m)
+    def typer(*argtys):
+        sig = types.void(*argtys)
 
         def codegen(context, builder, signature, args):
-            at = signature.args
-            out_, ooff_, ldo_, B_, boff_, ldb_, P_, poff_, ldp_, m_ = args
+            at = signature.args[moded:]
+            mode_ = _i64(context, builder, args[0], signature.args[0]) if moded else None
+            out_, ooff_, ldo_, B_, boff_, ldb_, P_, poff_, ldp_, m_ = args[moded:]
             ooff_, ldo_, boff_, ldb_, poff_, ldp_, m_ = (
                 _i64(context, builder, v, t) for v, t in
                 zip((ooff_, ldo_, boff_, ldb_, poff_, ldp_, m_),
@@ -104,8 +105,12 @@ def _make_tile_acc(rows, split, subtract=False, store=False, lanes=LANES):
                     total = builder.fadd(total, builder.load(accs[r][u]))
                 optr = _ptr(context, builder, at[0], out_,
                             builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)), lanes)
-                if store:
-                    out = total
+                if moded:
+                    cur = _load(builder, optr, align)
+                    mode_is = [builder.icmp_signed("==", mode_, ir.Constant(i64, v))
+                               for v in (1, 2)]
+                    out = builder.select(mode_is[1], total, builder.select(
+                        mode_is[0], builder.fsub(cur, total), builder.fadd(cur, total)))
                 else:
                     cur = _load(builder, optr, align)
                     out = builder.fsub(cur, total) if subtract else builder.fadd(cur, total)
@@ -114,18 +119,28 @@ def _make_tile_acc(rows, split, subtract=False, store=False, lanes=LANES):
 
         return sig, codegen
 
+    if moded:
+        @intrinsic
+        def tile_mode(typingctx, mode, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m):
+            return typer(mode, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m)
+
+        return tile_mode
+
+    @intrinsic
+    def tile_acc(typingctx, out, ooff, ldo, B, boff, ldb, P, poff, ldp, m):
+        return typer(out, ooff, ldo, B, boff, ldb, P, poff, ldp, m)
+
     return tile_acc
 
 
 tile_acc8 = _make_tile_acc(8, 1)
 tile_sub8 = _make_tile_acc(8, 1, subtract=True)
-tile_set8 = _make_tile_acc(8, 1, store=True)
-# half-width tiles: the lower right 8 × 8 corner of a diagonal block of the
-# symmetric Gram update, whose left half lies below the diagonal
+# the Gram update's tiles, mode first (+=, −= or =), full and half width (the
+# lower right 8 × 8 corner of a diagonal block, whose left half lies below the
+# diagonal)
 HALF = LANES // 2
-tile_acc8h = _make_tile_acc(8, 1, lanes=HALF)
-tile_sub8h = _make_tile_acc(8, 1, subtract=True, lanes=HALF)
-tile_set8h = _make_tile_acc(8, 1, store=True, lanes=HALF)
+tile8 = _make_tile_acc(8, 1, moded=True)
+tile8h = _make_tile_acc(8, 1, lanes=HALF, moded=True)
 tile_acc1 = _make_tile_acc(1, 4)
 
 

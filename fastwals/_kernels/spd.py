@@ -21,11 +21,10 @@ written, the rest stale); nothing reads there.
 
 from numba import njit
 
-from .simd import (HALF, LANES, rows_dot_add, tile_acc1, tile_acc8, tile_acc8h, tile_set8,
-                   tile_set8h, tile_sub8, tile_sub8h)
+from .simd import HALF, LANES, rows_dot_add, tile8, tile8h, tile_acc1, tile_sub8
 from .simd_cholesky import potrf_tile, trsm_tile, trsv_tile, trsv_tile_t
 
-TILE_ROWS = HALF  # rows of one tile_acc8 / tile_sub8 block (8)
+TILE_ROWS = HALF  # rows of one tile8 / tile_sub8 block (8)
 # The tile loops run over the rank-update rows in chunks of about this many bytes,
 # which then stay in the L2 cache while every tile of the output reads them
 CHUNK_BYTES = 256 << 10
@@ -59,22 +58,13 @@ def _gram_tiles(Af, lda, kp, Zf, off, ldz, n, mode):
     diagonal block, whose lower 8 rows take only their right half (HALF lanes;
     the left half lies below the diagonal)."""
     for b0 in range(0, kp, LANES):
-        for a0 in range(0, b0 + LANES - TILE_ROWS, TILE_ROWS):
-            o = a0 * lda + b0
-            if mode == 0:
-                tile_acc8(Af, o, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
-            elif mode == 1:
-                tile_sub8(Af, o, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
+        for a0 in range(0, b0 + LANES, TILE_ROWS):
+            half = a0 == b0 + HALF
+            c0 = a0 if half else b0  # the tile's first column
+            if half:
+                tile8h(mode, Af, a0 * lda + c0, lda, Zf, off + a0, ldz, Zf, off + c0, ldz, n)
             else:
-                tile_set8(Af, o, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
-        a0 = b0 + LANES - TILE_ROWS  # == b0 + HALF
-        o = a0 * lda + a0
-        if mode == 0:
-            tile_acc8h(Af, o, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
-        elif mode == 1:
-            tile_sub8h(Af, o, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
-        else:
-            tile_set8h(Af, o, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
+                tile8(mode, Af, a0 * lda + c0, lda, Zf, off + a0, ldz, Zf, off + c0, ldz, n)
 
 
 @njit(cache=True, nogil=True)
