@@ -105,14 +105,13 @@ def _make_tile_acc(rows, split, subtract=False, lanes=LANES, moded=False):
                     total = builder.fadd(total, builder.load(accs[r][u]))
                 optr = _ptr(context, builder, at[0], out_,
                             builder.add(ooff_, builder.mul(ir.Constant(i64, r), ldo_)), lanes)
+                cur = _load(builder, optr, align)  # unused with mode 2, where it may be anything
                 if moded:
-                    cur = _load(builder, optr, align)
                     mode_is = [builder.icmp_signed("==", mode_, ir.Constant(i64, v))
                                for v in (1, 2)]
                     out = builder.select(mode_is[1], total, builder.select(
                         mode_is[0], builder.fsub(cur, total), builder.fadd(cur, total)))
                 else:
-                    cur = _load(builder, optr, align)
                     out = builder.fsub(cur, total) if subtract else builder.fadd(cur, total)
                 builder.store(out, optr, align=align)
             return context.get_dummy_value()
