@@ -68,18 +68,27 @@ def _gram_tiles(Af, lda, kp, Zf, off, ldz, n, mode):
 
 
 @njit(cache=True, nogil=True)
-def gram_update(A, Z, zoff, m, subtract):
-    """A's upper triangle += Zᵀ Z (−= with subtract) for the m rows of Z that
-    start at flat offset zoff: Z is C-contiguous with rows of at least kp =
-    A.shape[0] elements, zero beyond k."""
+def _gram(A, Z, zoff, m, mode):
+    """A's upper triangle += Zᵀ Z (mode 0), −= (1), or = (2: the first chunk of rows
+    stores its tiles, the rest add) for the m rows of Z from flat offset zoff; the
+    one compiled copy of the tile loops."""
     kp, lda = A.shape
     ldz = Z.shape[1]
     Af = A.ravel()
     Zf = Z.ravel()
     chunk = _chunk_rows(ldz, Z.itemsize)
-    for q0 in range(0, m, chunk):
+    for q0 in range(0, max(m, 1), chunk):  # mode 2 writes A even when m = 0
         _gram_tiles(Af, lda, kp, Zf, zoff + q0 * ldz, ldz, min(chunk, m - q0),
-                    1 if subtract else 0)
+                    mode if q0 == 0 or mode != 2 else 0)
+
+
+@njit(cache=True, nogil=True)
+def gram_update(A, Z, zoff, m, subtract):
+    """A's upper triangle += Zᵀ Z (−= with subtract) for the m rows of Z that
+    start at flat offset zoff: Z is C-contiguous with rows of at least kp =
+    A.shape[0] elements, zero beyond k."""
+    if m > 0:
+        _gram(A, Z, zoff, m, 1 if subtract else 0)
 
 
 @njit(cache=True, nogil=True)
@@ -89,14 +98,9 @@ def gram_set(A, Z, zoff, m, d, k):
     entry of the upper triangle is written: the first chunk of rows stores its
     tiles instead of adding them, so no pass clears A first (that pass cost
     10-13% of a row's solve at k = 64…128)."""
-    kp, lda = A.shape
-    ldz = Z.shape[1]
-    n = min(_chunk_rows(ldz, Z.itemsize), m)
-    _gram_tiles(A.ravel(), lda, kp, Z.ravel(), zoff, ldz, n, 2)
-    if m > n:
-        gram_update(A, Z, zoff + n * ldz, m - n, False)
+    _gram(A, Z, zoff, m, 2)
     one = A.dtype.type(1)
-    for a in range(kp):
+    for a in range(A.shape[0]):
         A[a, a] += d[a] if a < k else one
 
 
