@@ -59,12 +59,10 @@ def _gram_tiles(Af, lda, kp, Zf, off, ldz, n, mode):
     the left half lies below the diagonal)."""
     for b0 in range(0, kp, LANES):
         for a0 in range(0, b0 + LANES, TILE_ROWS):
-            half = a0 == b0 + HALF
-            c0 = a0 if half else b0  # the tile's first column
-            if half:
-                tile8h(mode, Af, a0 * lda + c0, lda, Zf, off + a0, ldz, Zf, off + c0, ldz, n)
+            if a0 == b0 + HALF:  # columns from a0 on
+                tile8h(mode, Af, a0 * lda + a0, lda, Zf, off + a0, ldz, Zf, off + a0, ldz, n)
             else:
-                tile8(mode, Af, a0 * lda + c0, lda, Zf, off + a0, ldz, Zf, off + c0, ldz, n)
+                tile8(mode, Af, a0 * lda + b0, lda, Zf, off + a0, ldz, Zf, off + b0, ldz, n)
 
 
 @njit(cache=True, nogil=True)
@@ -77,9 +75,11 @@ def _gram(A, Z, zoff, m, mode):
     Af = A.ravel()
     Zf = Z.ravel()
     chunk = _chunk_rows(ldz, Z.itemsize)
-    for q0 in range(0, max(m, 1), chunk):  # mode 2 writes A even when m = 0
-        _gram_tiles(Af, lda, kp, Zf, zoff + q0 * ldz, ldz, min(chunk, m - q0),
-                    mode if q0 == 0 or mode != 2 else 0)
+    rows = max(m, 1) if mode == 2 else m  # storing writes A even from no rows
+    for q0 in range(0, rows, chunk):
+        _gram_tiles(Af, lda, kp, Zf, zoff + q0 * ldz, ldz, min(chunk, m - q0), mode)
+        if mode == 2:  # the later chunks add
+            mode = 0
 
 
 @njit(cache=True, nogil=True)
@@ -87,8 +87,7 @@ def gram_update(A, Z, zoff, m, subtract):
     """A's upper triangle += Zᵀ Z (−= with subtract) for the m rows of Z that
     start at flat offset zoff: Z is C-contiguous with rows of at least kp =
     A.shape[0] elements, zero beyond k."""
-    if m > 0:
-        _gram(A, Z, zoff, m, 1 if subtract else 0)
+    _gram(A, Z, zoff, m, 1 if subtract else 0)
 
 
 @njit(cache=True, nogil=True)
