@@ -447,8 +447,9 @@ def _id_maps(model):
     if hasattr(model, "user_ids_"):
         return model.user_ids_, model.item_ids_
     # a model fitted on a plain matrix: its ids are the row and column numbers
-    return IdMap(np.arange(model.user_factors_.shape[0])), \
-        IdMap(np.arange(model.item_factors_.shape[0]))
+    # (sorted and unique: no checking sort, no copy)
+    return IdMap._sorted(np.arange(model.user_factors_.shape[0])), \
+        IdMap._sorted(np.arange(model.item_factors_.shape[0]))
 
 
 def _write_rows(args, batches, columns):
@@ -509,16 +510,19 @@ def _ranked_rows(query_raw, ids, scores, target_map):
 
 
 def _chunks(args, queries, what):
+    """queries (an index array, or a range for --all: no array of every row is
+    made) in arrays of at most CHUNK."""
     bar = None
     if _progress(args):
         from tqdm import tqdm
         # cleared when done, as the reading and fit bars are
-        bar = tqdm(total=queries.size, desc=what, unit=" " + what, file=sys.stderr,
+        bar = tqdm(total=len(queries), desc=what, unit=" " + what, file=sys.stderr,
                    leave=False)
-    for lo in range(0, queries.size, CHUNK):
-        yield queries[lo:lo + CHUNK]
+    for lo in range(0, len(queries), CHUNK):
+        chunk = queries[lo:lo + CHUNK]
+        yield np.arange(chunk.start, chunk.stop) if isinstance(chunk, range) else chunk
         if bar is not None:
-            bar.update(min(CHUNK, queries.size - lo))
+            bar.update(min(CHUNK, len(queries) - lo))
     if bar is not None:
         bar.close()
 
@@ -545,7 +549,7 @@ def _recommend(args):
     users_map, items_map = _id_maps(model)
     if args.exclude_seen:  # the model's id maps agree with --id-type
         _check_read_options(args, users_map, items_map)
-    queries, skipped = ((np.arange(len(users_map)), 0) if args.all
+    queries, skipped = ((range(len(users_map)), 0) if args.all
                         else _ids_from_file(args.users, users_map, "user", args.unknown_users))
     seen = None
     if args.exclude_seen:
@@ -560,9 +564,9 @@ def _recommend(args):
 
     rows = _write_rows(args, batches(), ("user", "item", "rank", "score"))
     _say(args, {"command": "recommend", "model": args.model, "output": args.output,
-                "users": int(queries.size), "rows": rows, "N": args.N,
+                "users": len(queries), "rows": rows, "N": args.N,
                 "excluded_seen": args.exclude_seen, "unknown_users_skipped": skipped},
-         [f"wrote {rows:,} recommendations for {queries.size:,} users to {args.output}"]
+         [f"wrote {rows:,} recommendations for {len(queries):,} users to {args.output}"]
          + ([f"skipped {skipped:,} unknown users of {args.users}"] if skipped else []))
     return 0
 
@@ -574,7 +578,7 @@ def _check_similar(args):
 def _similar(args):
     model = _serving_model(args)
     _, items_map = _id_maps(model)
-    queries, skipped = ((np.arange(len(items_map)), 0) if args.all
+    queries, skipped = ((range(len(items_map)), 0) if args.all
                         else _ids_from_file(args.items, items_map, "item", args.unknown_items))
 
     def batches():
@@ -586,9 +590,9 @@ def _similar(args):
 
     rows = _write_rows(args, batches(), ("item", "similar_item", "rank", "score"))
     _say(args, {"command": "similar", "model": args.model, "output": args.output,
-                "items": int(queries.size), "rows": rows, "N": args.N,
+                "items": len(queries), "rows": rows, "N": args.N,
                 "unknown_items_skipped": skipped},
-         [f"wrote {rows:,} neighbours for {queries.size:,} items to {args.output}"]
+         [f"wrote {rows:,} neighbours for {len(queries):,} items to {args.output}"]
          + ([f"skipped {skipped:,} unknown items of {args.items}"] if skipped else []))
     return 0
 

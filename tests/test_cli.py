@@ -129,6 +129,44 @@ def test_similar_items(tmp_path, model_file, capsys):
     assert len(table["item"]) == 4 * len(set(table["item"]))
 
 
+def test_all_streams_chunks_equal_to_the_library(tmp_path, capsys, monkeypatch):
+    """--all on a model fitted on a plain matrix (ids: row and column numbers), in
+    chunks of 7 with a short last one: every user and item once, in order, each
+    chunk as the library answers it."""
+    import scipy.sparse as sp
+
+    from fastwals import cli
+    X = sp.random(23, 17, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    model = WALS(4, iterations=2, random_state=0).fit(X)
+    path = tmp_path / "plain.npz"
+    model.save(path)
+    monkeypatch.setattr(cli, "CHUNK", 7)
+    asked = []
+    recommend = WALS.recommend
+
+    def spy(self, user_ids, *a, **kw):
+        asked.append(np.asarray(user_ids).copy())
+        return recommend(self, user_ids, *a, **kw)
+    monkeypatch.setattr(WALS, "recommend", spy)
+    out = tmp_path / "recs.parquet"
+    code, _, err = run(capsys, "recommend", path, "--all", "-N", "3", "-o", out)
+    assert code == 0, err
+    assert [a.size for a in asked] == [7, 7, 7, 2]
+    assert np.array_equal(np.concatenate(asked), np.arange(23))
+    table = pq.read_table(out).to_pydict()
+    ids, scores = model.recommend_all(N=3, filter_already_liked_items=False)
+    assert table["user"] == np.repeat(np.arange(23), 3).tolist()
+    assert table["item"] == ids.ravel().tolist()
+    assert np.allclose(table["score"], scores.ravel())
+    out = tmp_path / "sims.parquet"
+    code, _, err = run(capsys, "similar", path, "--all", "-N", "2", "-o", out)
+    assert code == 0, err
+    table = pq.read_table(out).to_pydict()
+    ids, _ = model.similar_items(np.arange(17), N=2)
+    assert table["item"] == np.repeat(np.arange(17), 2).tolist()
+    assert table["similar_item"] == ids.ravel().tolist()
+
+
 @pytest.mark.parametrize("split", [["--split", "random"], ["--split", "leave-k-out", "--k", "2"],
                                    ["--split", "time", "--time-col", "t", "--per-user"],
                                    ["--split", "users", "--test-users", "0.3"]])
