@@ -512,17 +512,26 @@ def _ranked_rows(query_raw, ids, scores, target_map):
 def _chunks(args, queries, what):
     """queries (an index array, or a range for --all: no array of every row is
     made) in arrays of at most CHUNK."""
+    def chunks():
+        for lo in range(0, len(queries), CHUNK):
+            chunk = queries[lo:lo + CHUNK]
+            yield np.arange(chunk.start, chunk.stop) if isinstance(chunk, range) else chunk
+    for chunk in _progress_of(args, chunks(), len(queries), what):
+        yield chunk
+
+
+def _progress_of(args, batches, total, what):
+    """batches (each an array of queries first, or a tuple led by one), with a
+    progress bar of `total` queries where progress shows."""
     bar = None
     if _progress(args):
         from tqdm import tqdm
         # cleared when done, as the reading and fit bars are
-        bar = tqdm(total=len(queries), desc=what, unit=" " + what, file=sys.stderr,
-                   leave=False)
-    for lo in range(0, len(queries), CHUNK):
-        chunk = queries[lo:lo + CHUNK]
-        yield np.arange(chunk.start, chunk.stop) if isinstance(chunk, range) else chunk
+        bar = tqdm(total=total, desc=what, unit=" " + what, file=sys.stderr, leave=False)
+    for batch in batches:
+        yield batch
         if bar is not None:
-            bar.update(min(CHUNK, len(queries) - lo))
+            bar.update(len(batch[0] if isinstance(batch, tuple) else batch))
     if bar is not None:
         bar.close()
 
@@ -556,9 +565,11 @@ def _recommend(args):
         seen = _read(args, args.exclude_seen, users=users_map, items=items_map).matrix
 
     def batches():
-        for chunk in _chunks(args, queries, "users"):
-            ids, scores = model.recommend(chunk, None if seen is None else seen[chunk], N=args.N,
-                                          filter_already_liked_items=seen is not None)
+        # the item side is prepared once for every chunk (recommend_batches)
+        stream = model.recommend_batches(None if args.all else queries, N=args.N,
+                                         user_items=seen, batch_size=CHUNK,
+                                         filter_already_liked_items=seen is not None)
+        for chunk, ids, scores in _progress_of(args, stream, len(queries), "users"):
             user, item, rank, score = _ranked_rows(users_map.ids[chunk], ids, scores, items_map)
             yield {"user": user, "item": item, "rank": rank, "score": score}
 

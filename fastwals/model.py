@@ -9,8 +9,9 @@ import numpy as np
 
 from . import _problem, foldin, metrics, persistence, serving
 from ._threads import compute_threads
-from ._validation import as_csr, check_ids, check_int, check_n_threads, check_nonnegative, \
-    check_params, check_random_state, check_unique, check_weights, unobserved_weights
+from ._validation import as_csr, check_bool, check_ids, check_int, check_n_threads, \
+    check_nonnegative, check_params, check_random_state, check_unique, check_weights, \
+    unobserved_weights
 
 
 class WALS:
@@ -398,6 +399,53 @@ class WALS:
         with compute_threads(check_n_threads(self.n_threads)):
             return serving.recommend(U, Y, np.arange(U.shape[0]), user_items, N,
                                      filter_already_liked_items, filter_items, items)
+
+    def recommend_batches(self, user_ids=None, N=10, user_items=None,
+                          filter_already_liked_items=True, filter_items=None, items=None,
+                          batch_size=65536):
+        """:meth:`recommend` for many users as a stream: yields ``(user_ids, ids,
+        scores)`` for consecutive batches of at most ``batch_size`` of ``user_ids``
+        (default: every user, in order), each as :meth:`recommend` answers it;
+        ``user_items`` is then the whole users × items matrix (only each batch's
+        rows are read). The items' side of the ranking (sorted by norm, and its
+        int8 copy) is made once for the stream, not once per batch. Memory beyond
+        the model: one batch and that item side, whatever the number of users.
+        The arguments are checked and the factors read when this is called (a
+        later fit does not change the stream)."""
+        U, Y = self._fitted_pair("recommend_batches")
+        n_users, n_items = U.shape[0], Y.shape[0]
+        check_int("N", N, 1)
+        batch_size = check_int("batch_size", batch_size, 1)
+        check_bool("filter_already_liked_items", filter_already_liked_items)
+        threads = check_n_threads(self.n_threads)
+        queries = range(n_users) if user_ids is None else \
+            check_ids("user_ids", np.atleast_1d(user_ids), n_users, "user")[0]
+        liked = None
+        if filter_already_liked_items:
+            if user_items is None:
+                raise ValueError("filter_already_liked_items=True needs user_items, the whole "
+                                 "users × items matrix; pass it, or "
+                                 "filter_already_liked_items=False")
+            liked = serving.whole_matrix(user_items, n_users, n_items)
+        subset = serving.item_subset(items, n_items)
+        serving.banned_positions(filter_items, n_items, subset)  # its errors now
+        ranked = None
+        if min(batch_size, len(queries)) >= serving.FEW_USERS:
+            ranked = serving.RankedItems(Y if subset is None else Y[subset], U.dtype)
+
+        def stream():
+            for lo in range(0, len(queries), batch_size):
+                batch = queries[lo:lo + batch_size]
+                if isinstance(batch, range):
+                    batch = np.arange(batch.start, batch.stop)
+                rows = None if liked is None else as_csr(liked, name="user_items",
+                                                         allow_empty=True, rows=batch)
+                with compute_threads(threads):
+                    ids, scores = serving.recommend(U, Y, batch, rows, N,
+                                                    filter_already_liked_items, filter_items,
+                                                    items, ranked)
+                yield batch, ids, scores
+        return stream()
 
     def similar_items(self, item_ids, N=10, filter_items=None, items=None):
         """The N items most similar to each given item by cosine of their factors,

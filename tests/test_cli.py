@@ -135,19 +135,19 @@ def test_all_streams_chunks_equal_to_the_library(tmp_path, capsys, monkeypatch):
     chunk as the library answers it."""
     import scipy.sparse as sp
 
-    from fastwals import cli
+    from fastwals import cli, serving
     X = sp.random(23, 17, density=0.3, format="csr", random_state=0, dtype=np.float32)
     model = WALS(4, iterations=2, random_state=0).fit(X)
     path = tmp_path / "plain.npz"
     model.save(path)
     monkeypatch.setattr(cli, "CHUNK", 7)
     asked = []
-    recommend = WALS.recommend
+    recommend = serving.recommend
 
-    def spy(self, user_ids, *a, **kw):
+    def spy(X_f, Y_f, user_ids, *a, **kw):
         asked.append(np.asarray(user_ids).copy())
-        return recommend(self, user_ids, *a, **kw)
-    monkeypatch.setattr(WALS, "recommend", spy)
+        return recommend(X_f, Y_f, user_ids, *a, **kw)
+    monkeypatch.setattr(serving, "recommend", spy)
     out = tmp_path / "recs.parquet"
     code, _, err = run(capsys, "recommend", path, "--all", "-N", "3", "-o", out)
     assert code == 0, err

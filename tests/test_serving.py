@@ -359,3 +359,67 @@ def test_few_users_are_neither_sorted_nor_gated(monkeypatch):
         got = model.recommend(np.arange(n_users), N=5, filter_already_liked_items=False)
         assert_same_ranking(got, naive_recommend(model, np.arange(n_users), N=5), np.float64)
         assert len(calls) == want_calls * serving.GATED
+
+
+@pytest.mark.parametrize("restrict", ["all-items", "filter-items", "subset-and-filter"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_recommend_batches_equal_recommend(dtype, restrict, tiles, monkeypatch):
+    """Each batch is recommend's answer for its users (the whole matrix of liked
+    items given once), the last batch short; the item side is made once for the
+    stream, and only where the batches are large enough to sort the items."""
+    made = []
+
+    class Counted(serving.RankedItems):
+        def __init__(self, *args):
+            made.append(1)
+            super().__init__(*args)
+    monkeypatch.setattr(serving, "RankedItems", Counted)
+    dense = random_ratings(30, 20, density=0.3, seed=3)
+    R = sp.csr_array(dense)
+    model = random_model(dtype=dtype, seed=6)
+    extra = RESTRICT[restrict]
+    user_ids = np.array([5, 0, 29, 7, 12, 5, 3, 21, 8, 14, 2])  # a repeat, unsorted
+    for asked, want_ids in ((None, np.arange(30)), (user_ids, user_ids)):
+        made.clear()
+        batches = list(model.recommend_batches(asked, N=6, user_items=R, batch_size=4, **extra))
+        assert len(made) == (serving.FEW_USERS <= 4)  # once, or never for small batches
+        assert [b[0].size for b in batches] == [4] * (want_ids.size // 4) + [want_ids.size % 4]
+        assert_array_equal(np.concatenate([b[0] for b in batches]), want_ids)
+        for users, ids, scores in batches:
+            want = model.recommend(users, R, N=6, **extra)
+            assert_array_equal(ids, want[0])
+            assert_array_equal(scores, want[1])
+    assert_same_ranking((np.concatenate([b[1] for b in batches]),
+                         np.concatenate([b[2] for b in batches])),
+                        naive_recommend(model, user_ids, dense[user_ids], N=6, **extra), dtype)
+
+
+def test_recommend_batches_check_everything_before_the_first_batch():
+    model = random_model(n_users=30, n_items=20)
+    R = sp.csr_array(random_ratings(30, 20, density=0.3, seed=3))
+    bad = [
+        (dict(N=0, user_items=R), ValueError, "N must be >= 1"),
+        (dict(batch_size=0, user_items=R), ValueError, "batch_size must be >= 1"),
+        (dict(user_ids=[3, 30], user_items=R), ValueError, "id 30 is outside 0..29"),
+        (dict(), ValueError, "needs user_items, the whole users × items matrix"),
+        (dict(user_items=R[:4]), ValueError, r"user_items must have shape \(30, 20\)"),
+        (dict(user_items=R[:, :4]), ValueError, r"user_items must have shape \(30, 20\)"),
+        (dict(user_items=R, filter_items=[20]), ValueError, "id 20 is outside 0..19"),
+        (dict(user_items=R, items=[1, 1]), ValueError, "items must not repeat an id"),
+        (dict(filter_already_liked_items=1), TypeError, "filter_already_liked_items"),
+    ]
+    for kwargs, kind, message in bad:
+        with pytest.raises(kind, match=message):
+            model.recommend_batches(**kwargs)  # raised by the call, not by a first next()
+    with pytest.raises(ValueError, match="needs a fitted model"):
+        WALS(4).recommend_batches(filter_already_liked_items=False)
+
+
+def test_ranked_items_of_other_factors_are_an_error():
+    model = random_model(n_users=30, n_items=20)
+    U, Y = model.user_factors_, model.item_factors_
+    if serving.FEW_USERS > U.shape[0]:
+        pytest.skip("the item side is not used below FEW_USERS users")
+    for other in (Y[:19], Y.astype(np.float32)):
+        with pytest.raises(ValueError, match="make it with RankedItems"):
+            serving.top_n(U, Y, 5, items=serving.RankedItems(other, other.dtype))
