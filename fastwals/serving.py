@@ -226,10 +226,11 @@ def banned_positions(filter_items, n_items, subset, name="filter_items", what="i
 
 def whole_matrix(user_items, n_users, n_items, name="user_items"):
     """user_items as one row per user of the model, for batches to take their rows
-    from: a sparse matrix or array as it is (its shape checked; each batch checks
-    its rows), anything else converted to CSR once."""
+    from: a CSR matrix or numpy array as it is (its shape checked; each batch
+    checks its rows), anything else converted to CSR once (taking rows from
+    another format converts all of it)."""
     declared = _declared_shape(user_items)
-    if declared is None:
+    if declared is None or (sp.issparse(user_items) and user_items.format != "csr"):
         user_items = as_csr(user_items, name=name, allow_empty=True)
         declared = user_items.shape
     check_shape(name, declared, (n_users,), n_items, ": the whole users × items matrix")

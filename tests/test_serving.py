@@ -422,3 +422,13 @@ def test_ranked_items_of_other_factors_are_an_error(monkeypatch):
     for other in (Y[:19], Y.astype(np.float32)):
         with pytest.raises(ValueError, match="make it with RankedItems"):
             serving.top_n(U, Y, 5, items=serving.RankedItems(other, other.dtype))
+
+
+def test_recommend_batches_take_the_whole_matrix_in_any_form():
+    dense = random_ratings(30, 20, density=0.3, seed=4)
+    model = random_model(seed=7)
+    want = model.recommend_all(N=5, user_items=dense)
+    for form in (sp.csr_array(dense), sp.coo_matrix(dense), sp.csc_array(dense), dense):
+        got = list(model.recommend_batches(N=5, user_items=form, batch_size=8))
+        assert_array_equal(np.concatenate([b[1] for b in got]), want[0])
+        assert_array_equal(np.concatenate([b[2] for b in got]), want[1])
