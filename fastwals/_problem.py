@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import _validation
+from . import _counting, _validation
 from ._kernels.cg import cg_sweep
 from ._kernels.dense import (first_nonfinite_row, gramian64, gramian_blocks, symmetric_sum,
                              weighted_gramian_blocks)
 from ._kernels.blas import make_work
 from ._kernels.loss import observed_loss_rows, weighted_sq_norms
-from ._kernels.reorder import permute_rows, transpose_in_order
+from ._kernels.reorder import permute_rows, transpose_part
 from ._kernels.rotate import rotate_rows as _rotate_kernel
 from ._kernels.simd import LANES
 from ._kernels.solve import SMALL_ORDER, cholesky_sweep
@@ -154,7 +154,7 @@ def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
     n_users, n_items = csr.shape
     order = gather_order(np.diff(csr.indptr), params["factors"], dtype.itemsize,
                          params["solver"])
-    item_rows = item_orientation(csr, order)
+    item_rows = item_orientation(csr, order, params["n_threads"])
     a, b = (unobserved_or_none(w) for w in unobserved)
 
     def side(name, rows, rw, cw, own, other, n_other, reorder=None):
@@ -173,21 +173,30 @@ def build(csr, params, row_weights, col_weights, unobserved=(None, None)):
     return from_params(params, users, items)
 
 
-def item_orientation(csr, order):
+def item_orientation(csr, order, n_threads=None):
     """The transpose's (indptr, indices, values), in the index type of the canonical
     form (at least csr's), its users labeled by their place in order (None: as
     they are)."""
     n_users, n_items = csr.shape
     index = np.result_type(csr.indices.dtype, csr.indptr.dtype,
                            _validation.index_dtype(csr.nnz, (n_items, n_users)))
-    if order is None:
-        csc = csr.T.tocsr()
-        return csc.indptr.astype(index, copy=False), csc.indices.astype(index, copy=False), \
-            csc.data
-    rows = (np.empty(n_items + 1, index), np.empty(csr.nnz, index),
-            np.empty(csr.nnz, csr.data.dtype))
-    transpose_in_order(csr.indptr, csr.indices, csr.data, n_items, order, *rows)
-    return rows
+    return transpose(csr, order, index, n_threads)
+
+
+def transpose(csr, order, index, n_threads=None):
+    """csr's transpose as (indptr, indices, values) with `index` indices, its
+    rows' entries in increasing order; with `order`, row order[p] of csr becomes
+    column p. A counting sort by column (_counting) on n_threads threads (None:
+    Numba's count), each visiting a run of rows with about equal entries."""
+    n_rows, n_cols = csr.shape
+    threads = _counting.threads_for(csr.nnz, n_threads)
+    visit = np.zeros(0, np.int64) if order is None else order
+    ends = csr.indptr[1:] if order is None else np.cumsum(np.diff(csr.indptr)[order])
+    ptr, (t_indices, t_values) = _counting.sort(
+        transpose_part, threads, n_cols, (csr.indptr, csr.indices, csr.data, visit),
+        _counting.runs(csr.nnz, threads, ends),
+        lambda n: (np.empty(n, index), np.empty(n, csr.data.dtype)))
+    return ptr.astype(index, copy=False), t_indices, t_values
 
 
 def gather_order(counts, k, itemsize, solver):

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import scipy.sparse as sp
 
-from . import _columns
+from . import _columns, _counting
 from ._validation import index_dtype
 from .idmap import TEXT, IdMap, UnknownIdError
 from ._kernels import coo
@@ -510,6 +510,13 @@ def _concat(chunks, dtype=None):
     return out
 
 
+def _grouped_columns(has_v, v_dtype, has_t, t_dtype):
+    """The grouping passes' outputs for n rows: int32 codes, values and times
+    (empty where the rows have none)."""
+    return lambda n: (np.empty(n, np.int32), np.empty(n if has_v else 0, v_dtype),
+                      np.empty(n if has_t else 0, t_dtype))
+
+
 def _build(acc, rule, users, items, min_u, min_i, dtype, n_files):
     report = dict(files=n_files, **acc.counts, rows_unknown_ids=0, duplicates_aggregated=0,
                   zeros_dropped=0, users_filtered=0, items_filtered=0, rows_filtered=0)
@@ -525,10 +532,17 @@ def _build(acc, rule, users, items, min_u, min_i, dtype, n_files):
     t = _concat(acc.times) if acc.times else np.empty(0, np.int64)
     n_users, n_items = len(users), len(items)
 
-    item_ptr, u1, v1, t1, dropped = coo.group_by_item(u, i, v, t, n_items, has_v, has_t)
+    threads = _counting.threads_for(u.size)
+    item_ptr, (u1, v1, t1) = _counting.sort(
+        coo.group_by_item_part, threads, n_items, (u, i, v, t, has_v, has_t),
+        _counting.runs(u.size, threads), _grouped_columns(has_v, v.dtype, has_t, t.dtype))
+    dropped = u.size - item_ptr[-1]
     del u, i, v, t
     seen_i = np.diff(item_ptr) > 0
-    ptr, cols, v2, t2 = coo.group_by_user(item_ptr, u1, v1, t1, n_users, has_v, has_t)
+    threads = _counting.threads_for(u1.size)
+    ptr, (cols, v2, t2) = _counting.sort(
+        coo.group_by_user_part, threads, n_users, (item_ptr, u1, v1, t1, has_v, has_t),
+        _counting.runs(u1.size, threads), _grouped_columns(has_v, v1.dtype, has_t, t1.dtype))
     del item_ptr, u1, v1, t1
     seen_u = np.diff(ptr) > 0
     data = v2 if has_v else np.empty(cols.size, dtype)

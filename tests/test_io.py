@@ -17,7 +17,7 @@ pa = pytest.importorskip("pyarrow")
 import pyarrow.csv as pcsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from fastwals import _sources  # noqa: E402
+from fastwals import _counting, _sources  # noqa: E402
 from fastwals.idmap import TEXT, id_map_arrays, id_map_from_arrays  # noqa: E402
 from fastwals.io import (BadRowError, IdMap, Interactions, MissingColumnError,  # noqa: E402
                          UnknownIdError, read_interactions)
@@ -1178,3 +1178,29 @@ def test_delimiter_argument_checks(tmp_path):
                             ('"', ValueError, r"must not be a quote")]:
         with pytest.raises(exc, match=match):
             read_interactions(path, user_col=0, item_col=1, header=False, delimiter=bad)
+
+
+@pytest.mark.parametrize("rule", ["sum", "last"])
+def test_the_grouping_sorts_on_several_threads_give_the_one_thread_result(monkeypatch, rule):
+    """The counting sorts cut the rows into runs, one per thread: any number of
+    runs (empty ones too) gives the one-run matrix, times and report, "last"
+    included (pairs keep their rows' input order), with rows of unknown ids dropped."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    src = {"u": rng.integers(0, 40, n), "i": rng.integers(0, 25, n),
+           "v": rng.integers(1, 5, n).astype(float), "t": rng.permutation(n)}
+    known = dict(users=IdMap(np.arange(0, 40, 2)), items=IdMap(np.arange(23)))
+
+    def read(parts):
+        monkeypatch.setattr(_counting, "threads_for",
+                            lambda n, n_threads=None: max(1, min(parts, n)))
+        return read_interactions(src, user_col="u", item_col="i", value_col="v",
+                                 time_col="t", aggregate=rule, **known)
+    one = read(1)
+    assert one.report["rows_unknown_ids"] > 0
+    for parts in (2, 3, 7):
+        got = read(parts)
+        for name in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(got.matrix, name), getattr(one.matrix, name))
+        np.testing.assert_array_equal(got.timestamps, one.timestamps)
+        assert got.report == one.report

@@ -13,23 +13,31 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from fastwals import WALS, _problem, _validation
-from fastwals._kernels.reorder import permute_rows, transpose_in_order
+from fastwals import WALS, _counting, _problem, _validation
+from fastwals._kernels.reorder import permute_rows
 from fastwals._validation import SOLVERS, as_csr
 
 from conftest import random_ratings
 
 
-def test_transpose_in_order_is_the_relabeled_transpose_with_sorted_rows():
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+@pytest.mark.parametrize("relabel", [False, True], ids=["as-they-are", "in-order"])
+def test_transpose_is_the_relabeled_transpose_with_sorted_rows(monkeypatch, threads, relabel):
+    """Any number of parts (more threads than rows with entries too) gives scipy's
+    transpose of the relabeled rows, every row's entries in increasing order."""
+    monkeypatch.setattr(_counting, "MIN_PER_THREAD", 1)
     R = as_csr(random_ratings(seed=3))
     n_users, n_items = R.shape
-    order = np.random.default_rng(0).permutation(n_users)
-    rows = (np.empty(n_items + 1, np.int32), np.empty(R.nnz, np.int32),
-            np.empty(R.nnz, np.float32))
-    transpose_in_order(R.indptr, R.indices, R.data, n_items, order, *rows)
-    got = sp.csr_array(rows[::-1], shape=(n_items, n_users))
-    assert got.has_sorted_indices  # each item row lists its users' places in increasing order
-    assert_array_equal(got.toarray(), R.toarray()[order].T)
+    order = np.random.default_rng(0).permutation(n_users) if relabel else None
+    for index in (np.int32, np.int64):
+        indptr, indices, values = _problem.transpose(R, order, np.dtype(index), threads)
+        assert indptr.dtype == indices.dtype == index and values.dtype == R.dtype
+        got = sp.csr_array((values, indices, indptr), shape=(n_items, n_users))
+        assert got.has_sorted_indices
+        assert_array_equal(got.toarray(), R.toarray()[order if relabel else slice(None)].T)
+    empty = sp.csr_array((3, 4), dtype=np.float32)
+    indptr, indices, _ = _problem.transpose(empty, None, np.dtype(np.int32), threads)
+    assert_array_equal(indptr, np.zeros(5)) and indices.size == 0
 
 
 def test_permute_rows_in_place_and_back():

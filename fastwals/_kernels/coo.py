@@ -1,10 +1,11 @@
 """Interaction rows (user code, item code, value, time) -> canonical CSR.
 
-Two stable counting sorts (by item, then by user) group the rows by
-(user, item) with ties in input order, in O(rows) time and without a
-permutation array: each pass moves the columns into new arrays, so the caller
-can drop the previous ones before the next pass (at most two copies of the
-columns are alive). Duplicates are then aggregated in place.
+Two stable counting sorts (by item, then by user; each on several threads,
+see fastwals._counting) group the rows by (user, item) with ties in input
+order, in O(rows) time and without a permutation array: each pass moves the
+columns into new arrays, so the caller can drop the previous ones before the
+next pass (at most two copies of the columns are alive). Duplicates are then
+aggregated in place.
 
 Codes are int32 with -1 for rows to drop (an id outside a given map). Values
 and times are optional: ``has_v`` / ``has_t`` False means the arrays are empty
@@ -20,65 +21,57 @@ LAST = 2  # the last row of the pair in input order
 COUNT = 3  # the number of rows of the pair
 
 
+# The two parts below write a row the same way, spelled out in each: a helper
+# function taking the arrays (inlined by Numba, or left to LLVM) made the read of
+# 102M rows take 34-39 s against 18-21 s (measured; probably the arrays'
+# reference counts, updated at every call by both threads: see _common.borrowed).
 @njit(cache=True, nogil=True)
-def group_by_item(u, i, v, t, n_items, has_v, has_t):
-    """Rows with u >= 0 and i >= 0, grouped by item in input order.
-    Returns (item_ptr, users, values, times, n_dropped)."""
-    n = u.shape[0]
-    ptr = np.zeros(n_items + 1, np.int64)
-    dropped = 0
-    for k in range(n):
-        if u[k] >= 0 and i[k] >= 0:
-            ptr[i[k] + 1] += 1
-        else:
-            dropped += 1
-    for j in range(n_items):
-        ptr[j + 1] += ptr[j]
-    m = ptr[n_items]
-    u1 = np.empty(m, np.int32)
-    v1 = np.empty(m if has_v else 0, v.dtype)
-    t1 = np.empty(m if has_t else 0, t.dtype)
-    pos = ptr[:-1].copy()
-    for k in range(n):
+def group_by_item_part(th, scatter, u, i, v, t, has_v, has_t, bounds, fill, u1, v1, t1):
+    """Thread th's part (rows bounds[th]:bounds[th + 1]) of grouping the rows with
+    u >= 0 and i >= 0 by item in input order (a counting sort, see
+    fastwals._counting): scatter False counts them per item into fill[th]; True
+    writes their users, values and times from fill[th]."""
+    f = fill[th]
+    for k in range(bounds[th], bounds[th + 1]):
         uk = u[k]
         ik = i[k]
         if uk >= 0 and ik >= 0:
-            p = pos[ik]
-            pos[ik] = p + 1
-            u1[p] = uk
-            if has_v:
-                v1[p] = v[k]
-            if has_t:
-                t1[p] = t[k]
-    return ptr, u1, v1, t1, dropped
+            if scatter:
+                p = f[ik]
+                f[ik] = p + 1
+                u1[p] = uk
+                if has_v:
+                    v1[p] = v[k]
+                if has_t:
+                    t1[p] = t[k]
+            else:
+                f[ik] += 1
 
 
 @njit(cache=True, nogil=True)
-def group_by_user(item_ptr, u1, v1, t1, n_users, has_v, has_t):
-    """The item-grouped rows regrouped by user: within a user, items ascend and
-    a pair's rows keep their input order. Returns (user_ptr, cols, values, times)."""
-    m = u1.shape[0]
-    n_items = item_ptr.shape[0] - 1
-    ptr = np.zeros(n_users + 1, np.int64)
-    for k in range(m):
-        ptr[u1[k] + 1] += 1
-    for r in range(n_users):
-        ptr[r + 1] += ptr[r]
-    cols = np.empty(m, np.int32)
-    v2 = np.empty(m if has_v else 0, v1.dtype)
-    t2 = np.empty(m if has_t else 0, t1.dtype)
-    pos = ptr[:-1].copy()
-    for j in range(n_items):
-        for k in range(item_ptr[j], item_ptr[j + 1]):
-            r = u1[k]
-            p = pos[r]
-            pos[r] = p + 1
+def group_by_user_part(th, scatter, item_ptr, u1, v1, t1, has_v, has_t, bounds, fill, cols, v2,
+                       t2):
+    """Thread th's part (item-grouped rows bounds[th]:bounds[th + 1]) of regrouping
+    them by user: within a user, items ascend and a pair's rows keep their input
+    order. scatter False counts them per user into fill[th]; True writes their
+    items, values and times from fill[th]."""
+    f = fill[th]
+    lo = bounds[th]
+    j = np.searchsorted(item_ptr, lo, side="right") - 1  # the item of row lo
+    for k in range(lo, bounds[th + 1]):
+        r = u1[k]
+        if scatter:
+            while item_ptr[j + 1] <= k:
+                j += 1
+            p = f[r]
+            f[r] = p + 1
             cols[p] = j
             if has_v:
                 v2[p] = v1[k]
             if has_t:
                 t2[p] = t1[k]
-    return ptr, cols, v2, t2
+        else:
+            f[r] += 1
 
 
 @njit(cache=True, nogil=True)

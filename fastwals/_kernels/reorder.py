@@ -14,25 +14,25 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def transpose_in_order(indptr, indices, values, n_cols, order, t_indptr, t_indices, t_values):
-    """The transpose of a CSR matrix (rows × n_cols) into t_* (t_indptr: n_cols + 1
-    entries, the others nnz), its column indices relabeled: row order[p] becomes
-    p. Rows are visited in that order, so every transposed row lists its new labels
-    in increasing order (a counting sort by column)."""
-    t_indptr[:] = 0
-    for j in range(indices.size):
-        t_indptr[indices[j] + 1] += 1
-    for c in range(n_cols):
-        t_indptr[c + 1] += t_indptr[c]
-    fill = t_indptr[:n_cols].copy()
-    for p in range(order.size):
-        u = order[p]
+def transpose_part(th, scatter, indptr, indices, values, order, bounds, fill, t_indices,
+                   t_values):
+    """Thread th's part of a transpose of a CSR matrix (a counting sort by column,
+    see fastwals._counting): the rows at places p in bounds[th]:bounds[th + 1] of
+    `order` (empty: row p itself), row order[p] becoming p in the transpose.
+    scatter False: counts this part's entries per column into fill[th]; True:
+    writes them from fill[th], this part's first slot in each transposed row."""
+    f = fill[th]
+    for p in range(bounds[th], bounds[th + 1]):
+        u = order[p] if order.size else p
         for j in range(indptr[u], indptr[u + 1]):
             c = indices[j]
-            slot = fill[c]
-            t_indices[slot] = p
-            t_values[slot] = values[j]
-            fill[c] = slot + 1
+            if scatter:
+                slot = f[c]
+                t_indices[slot] = p
+                t_values[slot] = values[j]
+                f[c] = slot + 1
+            else:
+                f[c] += 1
 
 
 @njit(cache=True, nogil=True)
