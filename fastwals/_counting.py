@@ -31,17 +31,20 @@ def runs(total, n_threads, ends=None):
     return np.concatenate(([0], inner, [total if ends is None else ends.size])).astype(np.int64)
 
 
-def sort(kernel, n_threads, n_buckets, inputs, bounds, make_outputs):
-    """kernel(th, scatter, *inputs, bounds, fill, *outputs) on n_threads threads:
+def sort(kernel, n_buckets, inputs, make_outputs, total, ends=None, n_threads=None):
+    """kernel(th, scatter, *inputs, bounds, fill, *outputs) on threads_for(total,
+    n_threads) threads, each over a run of about equal work (runs(total, ., ends)):
     the counting pass (fill: threads × buckets, zero; the outputs empty), then
     the writing pass from each thread's first slots into make_outputs(n), n the
     number of elements counted. Returns (bucket pointers, n_buckets + 1 int64;
     the outputs)."""
-    fill = np.zeros((n_threads, n_buckets), np.int64)
-    run_kernel(kernel, n_threads, False, *inputs, bounds, fill, *make_outputs(0))
+    threads = threads_for(total, n_threads)
+    bounds = runs(total, threads, ends)
+    fill = np.zeros((threads, n_buckets), np.int64)
+    run_kernel(kernel, threads, False, *inputs, bounds, fill, *make_outputs(0))
     ptr = np.zeros(n_buckets + 1, np.int64)
     np.cumsum(fill.sum(axis=0), out=ptr[1:])
     fill[:] = np.cumsum(fill, axis=0) - fill + ptr[:-1]
     outputs = make_outputs(int(ptr[-1]))
-    run_kernel(kernel, n_threads, True, *inputs, bounds, fill, *outputs)
+    run_kernel(kernel, threads, True, *inputs, bounds, fill, *outputs)
     return ptr, outputs

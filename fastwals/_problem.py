@@ -188,14 +188,11 @@ def transpose(csr, order, index, n_threads=None):
     rows' entries in increasing order; with `order`, row order[p] of csr becomes
     column p. A counting sort by column (_counting) on n_threads threads (None:
     Numba's count), each visiting a run of rows with about equal entries."""
-    n_rows, n_cols = csr.shape
-    threads = _counting.threads_for(csr.nnz, n_threads)
     visit = np.zeros(0, np.int64) if order is None else order
     ends = csr.indptr[1:] if order is None else np.cumsum(np.diff(csr.indptr)[order])
     ptr, (t_indices, t_values) = _counting.sort(
-        transpose_part, threads, n_cols, (csr.indptr, csr.indices, csr.data, visit),
-        _counting.runs(csr.nnz, threads, ends),
-        lambda n: (np.empty(n, index), np.empty(n, csr.data.dtype)))
+        transpose_part, csr.shape[1], (csr.indptr, csr.indices, csr.data, visit),
+        lambda n: (np.empty(n, index), np.empty(n, csr.data.dtype)), csr.nnz, ends, n_threads)
     return ptr.astype(index, copy=False), t_indices, t_values
 
 

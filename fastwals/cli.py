@@ -510,19 +510,17 @@ def _ranked_rows(query_raw, ids, scores, target_map):
 
 
 def _chunks(args, queries, what):
-    """queries (an index array, or a range for --all: no array of every row is
-    made) in arrays of at most CHUNK."""
-    def chunks():
-        for lo in range(0, len(queries), CHUNK):
-            chunk = queries[lo:lo + CHUNK]
-            yield np.arange(chunk.start, chunk.stop) if isinstance(chunk, range) else chunk
-    for chunk in _progress_of(args, chunks(), len(queries), what):
+    """queries (an index array, or a range for --all) in arrays of at most CHUNK,
+    with the progress bar."""
+    from .serving import query_batches
+    batches = ((chunk,) for chunk in query_batches(queries, CHUNK))
+    for (chunk,) in _progress_of(args, batches, len(queries), what):
         yield chunk
 
 
 def _progress_of(args, batches, total, what):
-    """batches (each an array of queries first, or a tuple led by one), with a
-    progress bar of `total` queries where progress shows."""
+    """batches (tuples led by the batch's queries), with a progress bar of `total`
+    queries where progress shows."""
     bar = None
     if _progress(args):
         from tqdm import tqdm
@@ -531,7 +529,7 @@ def _progress_of(args, batches, total, what):
     for batch in batches:
         yield batch
         if bar is not None:
-            bar.update(len(batch[0] if isinstance(batch, tuple) else batch))
+            bar.update(len(batch[0]))
     if bar is not None:
         bar.close()
 

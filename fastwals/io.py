@@ -532,17 +532,15 @@ def _build(acc, rule, users, items, min_u, min_i, dtype, n_files):
     t = _concat(acc.times) if acc.times else np.empty(0, np.int64)
     n_users, n_items = len(users), len(items)
 
-    threads = _counting.threads_for(u.size)
     item_ptr, (u1, v1, t1) = _counting.sort(
-        coo.group_by_item_part, threads, n_items, (u, i, v, t, has_v, has_t),
-        _counting.runs(u.size, threads), _grouped_columns(has_v, v.dtype, has_t, t.dtype))
+        coo.group_by_item_part, n_items, (u, i, v, t, has_v, has_t),
+        _grouped_columns(has_v, v.dtype, has_t, t.dtype), u.size)
     dropped = u.size - item_ptr[-1]
     del u, i, v, t
     seen_i = np.diff(item_ptr) > 0
-    threads = _counting.threads_for(u1.size)
     ptr, (cols, v2, t2) = _counting.sort(
-        coo.group_by_user_part, threads, n_users, (item_ptr, u1, v1, t1, has_v, has_t),
-        _counting.runs(u1.size, threads), _grouped_columns(has_v, v1.dtype, has_t, t1.dtype))
+        coo.group_by_user_part, n_users, (item_ptr, u1, v1, t1, has_v, has_t),
+        _grouped_columns(has_v, v1.dtype, has_t, t1.dtype), u1.size)
     del item_ptr, u1, v1, t1
     seen_u = np.diff(ptr) > 0
     data = v2 if has_v else np.empty(cols.size, dtype)

@@ -434,10 +434,7 @@ class WALS:
             ranked = serving.RankedItems(Y if subset is None else Y[subset], U.dtype)
 
         def stream():
-            for lo in range(0, len(queries), batch_size):
-                batch = queries[lo:lo + batch_size]
-                if isinstance(batch, range):
-                    batch = np.arange(batch.start, batch.stop)
+            for batch in serving.query_batches(queries, batch_size):
                 rows = None if liked is None else as_csr(liked, name="user_items",
                                                          allow_empty=True, rows=batch)
                 with compute_threads(threads):

@@ -224,6 +224,14 @@ def banned_positions(filter_items, n_items, subset, name="filter_items", what="i
     return np.unique(banned)
 
 
+def query_batches(queries, size):
+    """queries (an index array, or a range: no array of them all is made) as
+    arrays of at most `size`, in order."""
+    for lo in range(0, len(queries), size):
+        batch = queries[lo:lo + size]
+        yield np.arange(batch.start, batch.stop) if isinstance(batch, range) else batch
+
+
 def whole_matrix(user_items, n_users, n_items, name="user_items"):
     """user_items as one row per user of the model, for batches to take their rows
     from: a CSR matrix or numpy array as it is (its shape checked; each batch
